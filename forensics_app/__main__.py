@@ -1,0 +1,5 @@
+"""``python -m forensics_app``: the command-line interface."""
+
+from forensics_app.cli import main
+
+raise SystemExit(main())

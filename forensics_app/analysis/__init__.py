@@ -1,0 +1,1 @@
+"""Analyzers (registered with :func:`forensics_app.analysis.registry.analyzer`) and the job runner."""

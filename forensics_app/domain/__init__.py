@@ -1,0 +1,1 @@
+"""Pure-Python domain types: no Qt, SQLAlchemy or torch."""

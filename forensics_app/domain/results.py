@@ -1,0 +1,139 @@
+"""What analyzers return: findings and the data behind them, in physical units.
+
+The one score convention of the workstation: a ``fake_likelihood`` is a float in [0, 1] where
+higher means more likely manipulated or synthetic. Descriptive findings (levels, metadata) carry
+``None``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+def fake_likelihood(value: float | None) -> float | None:
+    """Validate a FakeLikelihood.
+
+    Parameters
+    ----------
+    value : float or None
+        Candidate score.
+
+    Returns
+    -------
+    float or None
+        The same value as a float.
+
+    Raises
+    ------
+    ValueError
+        If the value is NaN or outside [0, 1].
+    """
+    if value is None:
+        return None
+    v = float(value)
+    if math.isnan(v) or v < 0.0 or v > 1.0:
+        raise ValueError(f"fake_likelihood must be in [0, 1], got {value!r}")
+    return v
+
+
+@dataclass(frozen=True)
+class TimeSeries:
+    """A sampled quantity over time, drawn as a lane under the spectrogram or frame strip.
+
+    Attributes
+    ----------
+    name : str
+        Short identifier, e.g. ``"bandwidth"``.
+    unit : str
+        Unit of ``values`` ("Hz", "dBFS", "s", "bytes", "FakeLikelihood").
+    times_s : np.ndarray
+        Shape (n,), seconds from the start of the evidence, increasing.
+    values : np.ndarray
+        Shape (n,), float64.
+    """
+
+    name: str
+    unit: str
+    times_s: np.ndarray
+    values: np.ndarray
+
+    def __post_init__(self) -> None:
+        t = np.asarray(self.times_s, dtype=np.float64).reshape(-1)
+        v = np.asarray(self.values, dtype=np.float64).reshape(-1)
+        if t.shape != v.shape:
+            raise ValueError(f"TimeSeries {self.name!r}: times {t.shape} and values {v.shape} differ")
+        object.__setattr__(self, "times_s", t)
+        object.__setattr__(self, "values", v)
+
+
+@dataclass(frozen=True)
+class Region:
+    """An axis-aligned image region in pixels (x, y from the top-left corner)."""
+
+    x: int
+    y: int
+    width: int
+    height: int
+
+    def as_list(self) -> list[int]:
+        """``[x, y, width, height]``."""
+        return [self.x, self.y, self.width, self.height]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One statement an analyzer makes about an evidence item.
+
+    Attributes
+    ----------
+    label : str
+        Short human-readable statement, e.g. ``"Clipping"`` or ``"EXIF thumbnail differs"``.
+    fake_likelihood : float or None
+        FakeLikelihood in [0, 1] (higher = more likely manipulated) or None when descriptive.
+    start_s, end_s : float or None
+        Time range in seconds, when the finding is localised in time.
+    start_frame, end_frame : int or None
+        Frame range (inclusive start, exclusive end) for video.
+    region : Region or None
+        Image region in pixels.
+    details : Mapping
+        JSON-serialisable measurements that back the statement.
+    series : tuple of TimeSeries
+        Time series stored as artifacts and drawn as lanes.
+    """
+
+    label: str
+    fake_likelihood: float | None = None
+    start_s: float | None = None
+    end_s: float | None = None
+    start_frame: int | None = None
+    end_frame: int | None = None
+    region: Region | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)
+    series: tuple[TimeSeries, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "fake_likelihood", fake_likelihood(self.fake_likelihood))
+        if self.start_s is not None and self.end_s is not None and self.end_s < self.start_s:
+            raise ValueError(f"Finding {self.label!r}: end_s < start_s")
+
+
+@dataclass(frozen=True)
+class AnalysisResult:
+    """Everything one analyzer run produced.
+
+    Attributes
+    ----------
+    findings : tuple of Finding
+        The statements, in the order the analyzer ranks them.
+    summary : Mapping
+        JSON-serialisable run-level measurements (shown in the report's methods section).
+    """
+
+    findings: tuple[Finding, ...]
+    summary: Mapping[str, Any] = field(default_factory=dict)

@@ -1,0 +1,1 @@
+"""Evidence acquisition: copy and hash, probe, decode."""

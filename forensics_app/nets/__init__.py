@@ -1,0 +1,1 @@
+"""torch network architectures (no file I/O). See :mod:`forensics_app.nets.torchaudio_cpu`."""
