@@ -1,0 +1,1 @@
+"""Data generation, training loops, calibration and evaluation (driven by the CLI)."""
