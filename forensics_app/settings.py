@@ -7,6 +7,7 @@ the ``FORENSICS_APP_HOME`` environment variable (tests point it at a temporary f
 from __future__ import annotations
 
 import os
+import sys
 from functools import lru_cache
 from pathlib import Path
 
@@ -46,6 +47,11 @@ def examiner_name() -> str:
         return os.environ.get("USER", "examiner")
 
 
+def _nvidia_device_present() -> bool:
+    """Whether the NVIDIA driver exposes a device (cheap check before importing torch)."""
+    return Path("/dev/nvidia0").exists() or Path("/proc/driver/nvidia/version").exists()
+
+
 @lru_cache(maxsize=1)
 def compute_device() -> str:
     """``"cuda"`` when torch sees a GPU, else ``"cpu"``.
@@ -54,6 +60,8 @@ def compute_device() -> str:
     """
     if os.environ.get("FORENSICS_APP_DEVICE"):
         return os.environ["FORENSICS_APP_DEVICE"]
+    if "torch" not in sys.modules and not _nvidia_device_present():
+        return "cpu"  # no NVIDIA device node: skip the slow torch import
     try:
         import torch
     except ImportError:

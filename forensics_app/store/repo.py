@@ -8,7 +8,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from forensics_app.domain.errors import NotFound
-from forensics_app.store.schema import AnalysisRun, Annotation, AuditEvent, Evidence, Finding, RunStatus
+from forensics_app.store.schema import (
+    AnalysisRun,
+    Annotation,
+    AuditEvent,
+    Evidence,
+    Finding,
+    RunStatus,
+)
 
 
 def get_evidence(session: Session, evidence_id: int) -> Evidence:
