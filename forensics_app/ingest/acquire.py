@@ -18,7 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from forensics_app.domain.errors import CorruptMedia, ForensicsError, IntegrityError, UnsupportedMedia
+from forensics_app.domain.errors import (
+    CorruptMedia,
+    ForensicsError,
+    IntegrityError,
+    UnsupportedMedia,
+)
 from forensics_app.ingest.hashing import copy_and_hash, fsync_path, sha256_file
 from forensics_app.ingest.probe import probe
 from forensics_app.store import audit, repo

@@ -10,7 +10,12 @@ from media_factory import sine_wav
 from forensics_app.domain.errors import NotFound
 from forensics_app.ingest.acquire import add_evidence
 from forensics_app.store import audit, repo
-from forensics_app.store.annotations import AnnotationSpec, add_annotation, delete_annotation, update_annotation
+from forensics_app.store.annotations import (
+    AnnotationSpec,
+    add_annotation,
+    delete_annotation,
+    update_annotation,
+)
 from forensics_app.store.case import CaseStore
 
 
