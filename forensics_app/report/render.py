@@ -18,6 +18,7 @@ import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import jinja2
 from markupsafe import Markup
@@ -95,10 +96,26 @@ def render_html(report: ReportData, *, store: CaseStore, for_print: bool = False
                            for_print=for_print)
 
 
+def _import_weasyprint() -> Any:
+    """Import WeasyPrint (late: it takes about a second and only PDF export needs it).
+
+    On import WeasyPrint sets Pillow's process-wide ``ImageFile.LOAD_TRUNCATED_IMAGES = True``,
+    which would make evidence probing in the same process accept truncated images. The flag is
+    put back as it was.
+    """
+    from PIL import ImageFile
+
+    before = ImageFile.LOAD_TRUNCATED_IMAGES
+    try:
+        import weasyprint
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = before
+    return weasyprint
+
+
 def render_pdf(report: ReportData, *, store: CaseStore) -> bytes:
     """The report as a PDF (A4) rendered by WeasyPrint from :func:`render_html`."""
-    import weasyprint  # imported late: it takes about a second and only PDF export needs it
-
+    weasyprint = _import_weasyprint()
     html = render_html(report, store=store, for_print=True)
     return weasyprint.HTML(string=html, base_url=str(templates_dir())).write_pdf()
 

@@ -360,3 +360,13 @@ def test_templates_are_found_next_to_the_package(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("FORENSICS_APP_RESOURCES", str(tmp_path / "nowhere"))
     folder = templates_dir()  # falls back from the bad override to the checkout's resources/
     assert (folder / "report.html.j2").is_file() and (folder / "report.css").is_file()
+
+
+def test_pdf_export_leaves_pillow_strict_about_truncated_images() -> None:
+    from PIL import ImageFile
+
+    from forensics_app.report.render import _import_weasyprint
+
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is False
+    _import_weasyprint()
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is False
