@@ -112,9 +112,11 @@ def cmd_analyzers(args: argparse.Namespace) -> int:
     from forensics_app.analysis import registry
 
     infos = registry.all_analyzers()
-    _emit(args, {"analyzers": [a.as_json() for a in infos]}, lambda: "\n".join(
-        f"{a.id:<28} {a.version:<8} {','.join(sorted(m.value for m in a.media)):<12} {a.label}" for a in infos))
-    return EXIT_OK
+    errors = registry.load_errors()
+    _emit(args, {"analyzers": [a.as_json() for a in infos], "load_errors": errors}, lambda: "\n".join(
+        [f"{a.id:<28} {a.version:<8} {','.join(sorted(m.value for m in a.media)):<12} {a.label}" for a in infos]
+        + [f"NOT LOADED: {name}: {err}" for name, err in errors.items()]))
+    return EXIT_FAILED if errors else EXIT_OK
 
 
 def _parse_params(items: Sequence[str]) -> dict[str, dict[str, str]]:

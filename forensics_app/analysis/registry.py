@@ -121,6 +121,7 @@ class AnalyzerInfo:
 
 
 _REGISTRY: dict[str, AnalyzerInfo] = {}
+_LOAD_ERRORS: dict[str, str] = {}
 _loaded = False
 
 
@@ -156,18 +157,30 @@ def analyzer(
 
 
 def load_all() -> None:
-    """Import built-in analyzer modules and plugins (once)."""
+    """Import built-in analyzer modules and plugins (once).
+
+    A module that fails to import is logged and listed by :func:`load_errors`; the analyzers
+    that did load stay available (one broken module must not take the workstation down).
+    """
     global _loaded
     if _loaded:
         return
-    for name in BUILTIN_MODULES:
-        importlib.import_module(name)
-    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
-        try:
-            ep.load()
-        except Exception:  # a broken plugin must not take the workstation down
-            log.exception("analyzer plugin %s failed to load", ep.name)
     _loaded = True
+    sources = [(name, lambda n=name: importlib.import_module(n)) for name in BUILTIN_MODULES]
+    sources += [(f"plugin {ep.name} ({ep.value})", ep.load)
+                for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)]
+    for name, load in sources:
+        try:
+            load()
+        except Exception as exc:
+            log.exception("analyzer module %s failed to load", name)
+            _LOAD_ERRORS[name] = f"{type(exc).__name__}: {exc}"
+
+
+def load_errors() -> dict[str, str]:
+    """Analyzer modules that failed to import, with the error (empty when all loaded)."""
+    load_all()
+    return dict(_LOAD_ERRORS)
 
 
 def all_analyzers() -> list[AnalyzerInfo]:

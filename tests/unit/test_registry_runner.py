@@ -187,3 +187,12 @@ def test_same_spec_on_same_evidence_gives_same_findings(case: CaseStore, tmp_pat
         with case.session() as s:
             rows.append([(f.label, f.fake_likelihood, f.details, f.artifacts) for f in repo.findings_for_run(s, rid)])
     assert rows[0] == rows[1]
+
+
+def test_a_broken_analyzer_module_is_reported_not_fatal(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(registry, "BUILTIN_MODULES", (*registry.BUILTIN_MODULES, "forensics_app.analysis.no_such"))
+    monkeypatch.setattr(registry, "_loaded", False)
+    monkeypatch.setattr(registry, "_LOAD_ERRORS", {})
+    ids = {a.id for a in registry.all_analyzers()}
+    assert "audio.signal_stats" in ids
+    assert "ModuleNotFoundError" in registry.load_errors()["forensics_app.analysis.no_such"]
