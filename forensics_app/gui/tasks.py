@@ -67,8 +67,8 @@ def acquire(store: CaseStore, path: Path, *, examiner: str) -> Job:
         progress.check()
         result = add_evidence(store, Path(path), examiner=examiner, on_progress=progress.report,
                               should_stop=lambda: progress.cancelled)
-        if progress.cancelled and result.outcome is Outcome.REFUSED:
-            raise Cancelled(f"acquisition of {Path(path).name} was cancelled")
+        if result.outcome is Outcome.CANCELLED:
+            raise Cancelled(result.reason)
         return result
 
     return job

@@ -25,6 +25,7 @@ from forensics_app.domain.errors import (
     UnsupportedMedia,
 )
 from forensics_app.ingest.hashing import copy_and_hash, fsync_path, sha256_file
+from forensics_app.ingest.names import display_label
 from forensics_app.ingest.probe import probe
 from forensics_app.store import audit, repo
 from forensics_app.store.case import CaseStore
@@ -39,6 +40,7 @@ class Outcome(enum.StrEnum):
     ADDED = "added"
     DUPLICATE = "duplicate"
     REFUSED = "refused"
+    CANCELLED = "cancelled"
 
 
 @dataclass(frozen=True)
@@ -103,14 +105,15 @@ def add_evidence(
         ADDED, DUPLICATE or REFUSED with the reason. Never raises for bad media.
     """
     src = Path(src).expanduser()
+    name = display_label(src.name)  # for messages only: control characters escaped
     try:
         st = src.stat()
     except OSError as exc:
-        return _refuse(store, examiner, src, f"{src.name}: cannot be read ({exc.strerror or exc})")
+        return _refuse(store, examiner, src, f"{name}: cannot be read ({exc.strerror or exc})")
     if not stat.S_ISREG(st.st_mode):
-        return _refuse(store, examiner, src, f"{src.name}: not a regular file")
+        return _refuse(store, examiner, src, f"{name}: not a regular file")
     if st.st_size == 0:
-        return _refuse(store, examiner, src, f"{src.name}: the file is empty (0 bytes)")
+        return _refuse(store, examiner, src, f"{name}: the file is empty (0 bytes)")
 
     incoming = store.evidence_dir / ".incoming"
     incoming.mkdir(parents=True, exist_ok=True)
@@ -119,12 +122,17 @@ def add_evidence(
     try:
         digests = copy_and_hash(
             src, tmp,
-            on_progress=(lambda n: on_progress(0.9 * n / total, f"copying {src.name}")) if on_progress else None,
+            on_progress=(lambda n: on_progress(0.9 * n / total, f"copying {name}")) if on_progress else None,
             should_stop=should_stop,
         )
+    except InterruptedError:
+        tmp.unlink(missing_ok=True)
+        with store.transaction() as s:
+            audit.record(s, action="evidence.cancelled", examiner=examiner, details={"file": str(src)})
+        return AcquireResult(Outcome.CANCELLED, str(src), reason=f"{name}: acquisition cancelled by the user")
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        return _refuse(store, examiner, src, f"{src.name}: read failed ({exc.strerror or exc})")
+        return _refuse(store, examiner, src, f"{name}: read failed ({exc.strerror or exc})")
     try:
         with store.transaction() as s:
             existing = repo.evidence_by_sha256(s, digests.sha256)
@@ -134,14 +142,15 @@ def add_evidence(
                 duplicate = AcquireResult(
                     Outcome.DUPLICATE, str(src), evidence_id=existing.id, sha256=digests.sha256,
                     media_kind=existing.media_kind, size=existing.size,
-                    reason=f"{src.name}: same content (SHA-256) as evidence #{existing.id} ({existing.original_name})",
+                    reason=(f"{name}: same content (SHA-256) as evidence #{existing.id} "
+                            f"({display_label(existing.original_name)})"),
                 )
             else:
                 duplicate = None
         if duplicate is not None:
             return duplicate
         if on_progress:
-            on_progress(0.92, f"probing {src.name}")
+            on_progress(0.92, f"probing {name}")
         try:
             result = probe(tmp, display_name=src.name)
         except (CorruptMedia, UnsupportedMedia) as exc:
@@ -149,7 +158,7 @@ def add_evidence(
             return _refuse(store, examiner, src, str(exc), digests.sha256)
         except Exception as exc:  # a decoder library failing in an unexpected way is still a refusal
             tmp.unlink(missing_ok=True)
-            return _refuse(store, examiner, src, f"{src.name}: could not be examined ({type(exc).__name__}: {exc})",
+            return _refuse(store, examiner, src, f"{name}: could not be examined ({type(exc).__name__}: {exc})",
                            digests.sha256)
 
         suffix = src.suffix.lower()[:12] if src.suffix.isascii() else ""
@@ -189,7 +198,7 @@ def add_evidence(
             final.unlink(missing_ok=True)
             raise
         if on_progress:
-            on_progress(1.0, f"added {src.name}")
+            on_progress(1.0, f"added {name}")
         return AcquireResult(
             Outcome.ADDED, str(src), evidence_id=evidence_id, sha256=digests.sha256,
             media_kind=result.kind.value, size=digests.size, metadata=metadata,

@@ -99,3 +99,15 @@ def test_verify_reports_mismatch_missing_and_broken_chain(case: CaseStore, tmp_p
     with case.session() as s:
         assert repo.get_evidence(s, ids[0]).integrity == "mismatch"
         assert repo.list_audit(s)[-1].action == "case.verified"
+
+
+def test_cancelled_copy_is_audited_as_cancelled_and_leaves_nothing(case: CaseStore, tmp_path: Path) -> None:
+    src = tmp_path / "big.wav"
+    src.write_bytes(os.urandom(12 << 20))
+    calls = iter([False, False, True])
+    r = add_evidence(case, src, examiner="Ann", should_stop=lambda: next(calls, True))
+    assert r.outcome is Outcome.CANCELLED
+    assert not [p for p in case.evidence_dir.rglob("*") if p.is_file()]
+    with case.session() as s:
+        assert repo.list_evidence(s) == []
+        assert repo.list_audit(s)[-1].action == "evidence.cancelled"

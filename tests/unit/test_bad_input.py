@@ -517,6 +517,17 @@ def test_refused_file_leaves_the_case_unchanged(case: CaseStore, tmp_path: Path,
         before_stat.st_mtime_ns, before_stat.st_size, before_stat.st_mode)
 
 
+def test_missing_file_with_a_hostile_name_is_refused_with_the_name_escaped(case: CaseStore,
+                                                                            tmp_path: Path) -> None:
+    """The early refusals (before any probe) escape the name too: no forged line, no RTL trick."""
+    src = tmp_path / "statement\nforged line \u202egpj.wav"
+    r = add_evidence(case, src, examiner="Ann")
+    assert r.outcome is Outcome.REFUSED and r.evidence_id is None
+    assert r.reason.startswith("statement\\nforged line \\u202egpj.wav: cannot be read (")
+    assert "\n" not in r.reason and "\u202e" not in r.reason
+    assert r.original == str(src)  # the record keeps the real path; only the message is escaped
+
+
 def test_refusal_then_good_file_is_added(case: CaseStore, tmp_path: Path) -> None:
     bad = cut(write_sf(tmp_path / "a.flac", duration_s=2.0, fmt="FLAC"), tmp_path / "cut.flac", 0.5)
     assert add_evidence(case, bad, examiner="Ann").outcome is Outcome.REFUSED

@@ -25,7 +25,7 @@ from PIL import Image, features
 
 from forensics_app.domain.errors import CorruptMedia, UnsupportedMedia
 from forensics_app.domain.media import AudioClip, MediaKind, StillImage, VideoSource
-from forensics_app.ingest import probe as probe_mod
+from forensics_app.ingest import probe_av as probe_mod
 from forensics_app.ingest.decode import (
     audio_frame_to_float32,
     decode,
