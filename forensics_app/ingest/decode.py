@@ -278,6 +278,10 @@ def _video_stream(container: Any, name: str) -> Any:
     raise UnsupportedMedia(f"{name}: the file holds no video stream")
 
 
+class _SeekMissed(Exception):
+    """A seek did not land on or before the wanted frame."""
+
+
 def open_video(path: Path) -> VideoSource:
     """Open a video lazily: metadata now, frames and packets on demand.
 
@@ -310,21 +314,73 @@ def open_video(path: Path) -> VideoSource:
     except _AV_ERRORS as exc:
         raise CorruptMedia(f"{path.name}: video does not open ({exc})") from exc
 
+    pts_index: list[int] = []  # sorted presentation timestamps (stream time base), built lazily
+
+    def presentation_order() -> list[int]:
+        if not pts_index:
+            with av.open(str(path), metadata_errors="ignore") as c:
+                pts = [p.pts for p in c.demux(c.streams[index]) if p.pts is not None and p.size > 0]
+            pts_index.extend(sorted(pts))
+        return pts_index
+
+    def sequential(start: int, stop: int | None) -> Iterator[tuple[int, float, np.ndarray]]:
+        with av.open(str(path), metadata_errors="ignore") as c:
+            stream = c.streams[index]
+            stream.thread_type = "AUTO"
+            t0 = None
+            for i, frame in enumerate(c.decode(stream)):
+                if stop is not None and i >= stop:
+                    break
+                t = float(frame.time) if frame.time is not None else i / fps
+                t0 = t if t0 is None else t0
+                if i >= start:
+                    yield i, t - t0, frame.to_ndarray(format="rgb24")
+
+    def seeking(start: int, stop: int | None) -> Iterator[tuple[int, float, np.ndarray]] | None:
+        """Seek to the keyframe before ``start`` and decode from there (None if not possible)."""
+        order = presentation_order()
+        if start >= len(order) or len(set(order)) != len(order):
+            return None
+        position = {pts: i for i, pts in enumerate(order)}
+
+        def run() -> Iterator[tuple[int, float, np.ndarray]]:
+            started = False
+            with av.open(str(path), metadata_errors="ignore") as c:
+                stream = c.streams[index]
+                stream.thread_type = "AUTO"
+                tb = stream.time_base
+                c.seek(order[start], stream=stream, backward=True, any_frame=False)
+                for frame in c.decode(stream):
+                    i = position.get(frame.pts) if frame.pts is not None else None
+                    if not started and (i is None or i > start):
+                        raise _SeekMissed  # landed past the frame (or off the index): decode from 0
+                    if i is None:
+                        raise CorruptMedia(f"{path.name}: a frame's timestamp is not in the stream's index")
+                    started = started or i >= start
+                    if stop is not None and i >= stop:
+                        break
+                    if i >= start:
+                        yield i, float((frame.pts - order[0]) * tb), frame.to_ndarray(format="rgb24")
+
+        return run()
+
     def frames(*, start: int = 0, stop: int | None = None) -> Iterator[tuple[int, float, np.ndarray]]:
         if start < 0 or (stop is not None and stop < start):
             raise ValueError(f"bad frame range start={start}, stop={stop}")
         try:
-            with av.open(str(path), metadata_errors="ignore") as c:
-                stream = c.streams[index]
-                stream.thread_type = "AUTO"
-                t0 = None
-                for i, frame in enumerate(c.decode(stream)):
-                    if stop is not None and i >= stop:
-                        break
-                    t = float(frame.time) if frame.time is not None else i / fps
-                    t0 = t if t0 is None else t0
-                    if i >= start:
-                        yield i, t - t0, frame.to_ndarray(format="rgb24")
+            it = seeking(start, stop) if start > 0 else None
+            if it is not None:
+                try:
+                    first = next(it)
+                except StopIteration:
+                    return
+                except _SeekMissed:
+                    it = None
+                else:
+                    yield first
+                    yield from it
+                    return
+            yield from sequential(start, stop)
         except _AV_ERRORS as exc:
             raise CorruptMedia(f"{path.name}: video frames do not decode ({exc})") from exc
 

@@ -493,3 +493,17 @@ def test_pyav_encoders_available_are_reported() -> None:
     available = {n: has_encoder(n) for n in names}
     assert available["aac"] and available["flac"]
     print("PyAV encoders:", ", ".join(n for n, ok in available.items() if ok))
+
+
+def test_video_frames_from_the_middle_seek_and_match_sequential_decoding(tmp_path: Path) -> None:
+    from forensics_app.demo import media
+    from forensics_app.ingest.decode import open_video
+
+    path = media.test_video(tmp_path / "v.mp4", n_frames=60, fps=25, drop_frames=(20,), seed=1)
+    video = open_video(path)
+    full = list(video.frames())
+    part = list(video.frames(start=41, stop=47))
+    assert [i for i, _, _ in part] == list(range(41, 47))
+    for (i, t, rgb), (j, u, ref) in zip(part, full[41:47], strict=True):
+        assert i == j and abs(t - u) < 1e-6
+        np.testing.assert_array_equal(rgb, ref)
