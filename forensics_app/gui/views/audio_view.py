@@ -130,16 +130,7 @@ class AudioView(EvidenceView):
         ev_id = self.evidence.id if self.evidence is not None else None
         self.findings = tuple(f for f in findings if ev_id is None or f.evidence_id == ev_id)
         self._draw_ranges()
-        with_series = [(f.id, f"{f.analyzer_id} · ", f.series_refs) for f in self.findings if f.series_refs]
-        if not with_series:
-            self._on_lanes(())
-            return
-        artifacts = self._artifacts
-
-        def job(progress: ProgressToken) -> tuple[Lane, ...]:
-            return media_data.load_lanes(artifacts, with_series)
-
-        self._submit("lanes", job, self._on_lanes)
+        self._load_lanes()
 
     def _on_lanes(self, lanes: tuple[Lane, ...]) -> None:
         for plot in self._lane_plots:

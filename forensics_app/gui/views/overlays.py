@@ -11,8 +11,9 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import QLabel, QWidget
 
+from forensics_app.domain.jobs import ProgressToken
 from forensics_app.gui.snapshots import EvidenceItem, FindingItem
-from forensics_app.gui.views.media_data import Lane
+from forensics_app.gui.views.media_data import Lane, load_lanes
 from forensics_app.gui.workers import JobFn, WorkerPool
 from forensics_app.store.artifacts import ArtifactStore
 
@@ -181,6 +182,22 @@ class EvidenceView(QWidget):
         self._pool.submit(key, fn, on_finished=done, on_failed=failed, on_cancelled=cancelled,
                           owner=self, interactive=True)
         return key
+
+    def _load_lanes(self) -> None:
+        """Load the series artifacts of :attr:`findings` off the GUI thread, then call ``_on_lanes``."""
+        with_series = [(f.id, f"{f.analyzer_id} · ", f.series_refs) for f in self.findings if f.series_refs]
+        if not with_series:
+            self._on_lanes(())
+            return
+        artifacts = self._artifacts
+
+        def job(progress: ProgressToken) -> tuple[Lane, ...]:
+            return load_lanes(artifacts, with_series)
+
+        self._submit("lanes", job, self._on_lanes)
+
+    def _on_lanes(self, lanes: tuple[Lane, ...]) -> None:
+        """Draw loaded lanes (views that show lanes override this)."""
 
     def _show_error(self, message: str) -> None:
         self.message.setText(f"<span style='color:#e05050'>{message}</span>")

@@ -310,16 +310,7 @@ class VideoView(EvidenceView):
             for it in (item, label):
                 self.strip.addItem(it)
                 self._strip_items.append(it)
-        with_series = [(f.id, f"{f.analyzer_id} · ", f.series_refs) for f in self.findings if f.series_refs]
-        if not with_series:
-            self._on_lanes(())
-            return
-        artifacts = self._artifacts
-
-        def job(progress: ProgressToken) -> tuple[Lane, ...]:
-            return media_data.load_lanes(artifacts, with_series)
-
-        self._submit("lanes", job, self._on_lanes)
+        self._load_lanes()
 
     def _on_lanes(self, lanes: tuple[Lane, ...]) -> None:
         for plot in self._lane_plots:
