@@ -197,3 +197,57 @@ def read_run(store: CaseStore, run_id: int) -> RunItem:
         run = repo.get_run(s, run_id)
         return RunItem(id=run.id, evidence_id=run.evidence_id, analyzer_id=run.analyzer_id,
                        analyzer_version=run.analyzer_version, status=run.status.value, error=run.error)
+
+
+@dataclass(frozen=True)
+class AnnotationItem:
+    """One examiner annotation, as drawn by the views and listed by the annotations panel.
+
+    Attributes
+    ----------
+    id, evidence_id : int
+        Annotation and evidence ids.
+    layer : str
+        Annotation layer (a named set of annotations, e.g. "edits" or "speakers").
+    label, note, author : str
+        What it says and who wrote it.
+    created : datetime
+        UTC creation time.
+    start_s, end_s : float or None
+        Time range in seconds.
+    low_hz, high_hz : float or None
+        Frequency band in Hz (a time-frequency box together with the time range).
+    start_frame, end_frame : int or None
+        Frame range for video.
+    region : Mapping or None
+        Image region ``{"x", "y", "width", "height"}`` in pixels.
+    """
+
+    id: int
+    evidence_id: int
+    layer: str
+    label: str
+    note: str
+    author: str
+    created: dt.datetime
+    start_s: float | None = None
+    end_s: float | None = None
+    low_hz: float | None = None
+    high_hz: float | None = None
+    start_frame: int | None = None
+    end_frame: int | None = None
+    region: Mapping[str, int] | None = None
+
+
+def read_annotations(store: CaseStore, *, evidence_id: int | None = None) -> list[AnnotationItem]:
+    """Annotations (of one evidence item, or all), oldest first."""
+    with store.session() as s:
+        return [
+            AnnotationItem(
+                id=a.id, evidence_id=a.evidence_id, layer=getattr(a, "layer", None) or "default",
+                label=a.label, note=a.note, author=a.author, created=a.created, start_s=a.start_s,
+                end_s=a.end_s, low_hz=a.low_hz, high_hz=a.high_hz, start_frame=a.start_frame,
+                end_frame=a.end_frame, region=dict(a.region) if a.region else None,
+            )
+            for a in repo.list_annotations(s, evidence_id)
+        ]
