@@ -1,0 +1,1 @@
+"""Signal processing shared by analyzers, views and reports: STFT, spectrogram rendering, scales. No Qt."""
