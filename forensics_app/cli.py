@@ -257,6 +257,110 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return EXIT_OK if report.ok else EXIT_FAILED
 
 
+# ----------------------------------------------------------------- annotations
+
+
+def _annotation_text(r: dict[str, Any]) -> str:
+    where = ""
+    if r["start_s"] is not None:
+        where = f"  {r['start_s']:.3f}-{r['end_s']:.3f} s"
+        if r["low_hz"] is not None:
+            where += f"  {r['low_hz']:.6g}-{r['high_hz']:.6g} Hz"
+    elif r["start_frame"] is not None:
+        where = f"  frames {r['start_frame']}-{r['end_frame']}"
+    elif r["region"]:
+        g = r["region"]
+        where = f"  region {g['width']}x{g['height']}+{g['x']}+{g['y']} px"
+    note = f"  — {r['note']}" if r["note"] else ""
+    return (f"#{r['id']:<4} evidence #{r['evidence_id']:<3} [{r['layer']}] {r['label']}{where}"
+            f"  ({r['author']}, {r['created']}){note}")
+
+
+def cmd_annotations_list(args: argparse.Namespace) -> int:
+    from forensics_app.store import repo
+    from forensics_app.store.annotation_io import annotation_record
+    from forensics_app.store.annotations import query_annotations
+
+    store = _open_case(args.dir)
+    with store.session() as s:
+        if args.evidence is not None:
+            repo.get_evidence(s, args.evidence)
+        evidence = {e.id: e for e in repo.list_evidence(s)}
+        items = [{"id": a.id, **annotation_record(a, evidence[a.evidence_id])}
+                 for a in query_annotations(s, evidence_id=args.evidence, layers=args.layer)]
+    store.close()
+    _emit(args, {"annotations": items}, lambda: "\n".join(_annotation_text(r) for r in items)
+          or "no annotations")
+    return EXIT_OK
+
+
+def cmd_annotations_add(args: argparse.Namespace) -> int:
+    from forensics_app.store import repo
+    from forensics_app.store.annotation_io import annotation_record
+    from forensics_app.store.annotations import AnnotationSpec, InvalidAnnotation, add_annotation
+    from forensics_app.store.schema import Annotation
+
+    try:
+        spec = AnnotationSpec(label=args.label, note=args.note or "", layer=args.layer, start_s=args.start,
+                              end_s=args.end, low_hz=args.low_hz, high_hz=args.high_hz)
+    except InvalidAnnotation as exc:
+        raise CliError(str(exc)) from exc
+    store = _open_case(args.dir)
+    aid = add_annotation(store, evidence_id=args.evidence, spec=spec, author=_examiner(args))
+    with store.session() as s:
+        row = s.get(Annotation, aid)
+        item = {"id": aid, **annotation_record(row, repo.get_evidence(s, args.evidence))}
+    store.close()
+    _emit(args, item, lambda: "added " + _annotation_text(item))
+    return EXIT_OK
+
+
+def cmd_annotations_export(args: argparse.Namespace) -> int:
+    from forensics_app.store.annotation_io import (
+        AnnotationFileError,
+        export_annotations,
+        file_format,
+    )
+
+    try:
+        file_format(Path(args.out))
+    except AnnotationFileError as exc:
+        raise CliError(str(exc)) from exc
+    store = _open_case(args.dir)
+    r = export_annotations(store, out=Path(args.out), examiner=_examiner(args), evidence_id=args.evidence,
+                           layers=args.layer)
+    store.close()
+    payload = {"path": str(r.path), "format": r.format, "sha256": r.sha256, "n_annotations": r.n_annotations,
+               "layers": list(r.layers)}
+    _emit(args, payload, lambda: f"{r.n_annotations} annotation(s) in layer(s) {', '.join(r.layers) or '-'} "
+          f"written to {r.path} (SHA-256 {r.sha256})")
+    return EXIT_OK
+
+
+def cmd_annotations_import(args: argparse.Namespace) -> int:
+    from forensics_app.store.annotation_io import AnnotationImportError, import_annotations
+
+    store = _open_case(args.dir)
+    try:
+        r = import_annotations(store, path=Path(args.file), examiner=_examiner(args))
+    except AnnotationImportError as exc:
+        if args.json:
+            print(json.dumps({"error": str(exc), "exit_status": EXIT_FAILED,
+                              "problems": [{"row": row, "reason": why} for row, why in exc.problems]},
+                             ensure_ascii=False))
+        print(f"forensics-app: error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    finally:
+        store.close()
+    payload = {"path": str(r.path), "format": r.format, "sha256": r.sha256, "n_rows": r.n_rows,
+               "n_imported": r.n_imported, "n_duplicates": r.n_duplicates, "n_matched_by_id": r.n_matched_by_id,
+               "annotation_ids": list(r.imported_ids)}
+    _emit(args, payload, lambda: f"imported {r.n_imported} of {r.n_rows} annotation(s) from {r.path}; "
+          f"{r.n_duplicates} duplicate(s) skipped" + (f"; {r.n_matched_by_id} matched by evidence id and name "
+                                                       "(no SHA-256 match)" if r.n_matched_by_id else ""))
+    return EXIT_OK
+
+
 # ------------------------------------------------------------------- demo, gui
 
 
@@ -333,6 +437,35 @@ def build_parser() -> argparse.ArgumentParser:
                        parents=[common, who])
     v.add_argument("dir")
     v.set_defaults(func=cmd_verify)
+
+    n = sub.add_parser("annotations", help="list, add, export and import annotations")
+    nsub = n.add_subparsers(dest="annotations_command", required=True)
+    c = nsub.add_parser("list", help="list annotations", parents=[common])
+    c.add_argument("dir")
+    c.add_argument("--evidence", type=int, help="only this evidence id")
+    c.add_argument("--layer", action="append", help="only this layer (repeatable)")
+    c.set_defaults(func=cmd_annotations_list)
+    c = nsub.add_parser("add", help="annotate a time range or time-frequency box", parents=[common, who])
+    c.add_argument("dir")
+    c.add_argument("--evidence", type=int, required=True)
+    c.add_argument("--label", required=True)
+    c.add_argument("--layer", default="default")
+    c.add_argument("--note", default="")
+    c.add_argument("--start", type=float, metavar="S", help="start time (s)")
+    c.add_argument("--end", type=float, metavar="S", help="end time (s)")
+    c.add_argument("--low-hz", type=float, metavar="F", help="low edge of the band (Hz; needs --start/--end)")
+    c.add_argument("--high-hz", type=float, metavar="F", help="high edge of the band (Hz)")
+    c.set_defaults(func=cmd_annotations_add)
+    c = nsub.add_parser("export", help="export all layers (.csv or .json)", parents=[common, who])
+    c.add_argument("dir")
+    c.add_argument("--out", required=True, help="FILE.csv or FILE.json")
+    c.add_argument("--evidence", type=int, help="only this evidence id")
+    c.add_argument("--layer", action="extend", nargs="+", help="only these layers (default: all)")
+    c.set_defaults(func=cmd_annotations_export)
+    c = nsub.add_parser("import", help="import an annotation export (all or nothing)", parents=[common, who])
+    c.add_argument("dir")
+    c.add_argument("file")
+    c.set_defaults(func=cmd_annotations_import)
 
     d = sub.add_parser("demo", help="build the demo case and open it", parents=[common, who])
     d.add_argument("--no-gui", action="store_true", help="only build it and print where it is")

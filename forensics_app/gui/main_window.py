@@ -20,11 +20,19 @@ from forensics_app import settings
 from forensics_app.domain.errors import ForensicsError
 from forensics_app.gui import snapshots, tasks
 from forensics_app.gui.analyzers_dialog import AnalyzersDialog, applicable
+from forensics_app.gui.annotation_dialog import AnnotationDialog
+from forensics_app.gui.annotations_panel import AnnotationsPanel
 from forensics_app.gui.evidence_panel import EvidencePanel
 from forensics_app.gui.findings_panel import FindingsPanel
 from forensics_app.gui.jobs_panel import JobsPanel
 from forensics_app.gui.new_case_dialog import NewCaseDialog
-from forensics_app.gui.snapshots import CaseSummary, EvidenceItem, FindingItem
+from forensics_app.gui.snapshots import (
+    AnnotationItem,
+    CaseSummary,
+    EvidenceItem,
+    FindingItem,
+    navigation_finding,
+)
 from forensics_app.gui.verify_dialog import VerifyReportDialog
 from forensics_app.gui.viewer_panel import ViewerPanel
 from forensics_app.gui.workers import WorkerPool
@@ -69,6 +77,8 @@ class MainWindow(QMainWindow):
         The evidence list was reloaded.
     findings_changed()
         The findings were reloaded.
+    annotations_changed()
+        The annotations were reloaded (and handed to the current view).
     notified(level, text)
         A message was shown to the user (``"info"``, ``"warning"`` or ``"error"``).
     """
@@ -76,6 +86,7 @@ class MainWindow(QMainWindow):
     case_changed = Signal(object)
     evidence_changed = Signal()
     findings_changed = Signal()
+    annotations_changed = Signal()
     notified = Signal(str, str)
 
     def __init__(self, *, examiner: str | None = None, detect_device: bool = True,
@@ -86,6 +97,8 @@ class MainWindow(QMainWindow):
         self.store: CaseStore | None = None
         self.case: CaseSummary | None = None
         self.findings: list[FindingItem] = []
+        self.annotations: tuple[AnnotationItem, ...] = ()
+        self.annotation_dialog: AnnotationDialog | None = None
         self.last_verify_report: Any = None
         self.messages: list[tuple[str, str]] = []
         self._owns_store = False
@@ -100,10 +113,15 @@ class MainWindow(QMainWindow):
         self.findings_panel = FindingsPanel()
         self.jobs_panel = JobsPanel()
         self.jobs_panel.attach(self.pool)
+        self.annotations_panel = AnnotationsPanel(pool=self.pool, examiner=self.examiner)
         self.evidence_dock = self._dock("Evidence", self.evidence_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.findings_dock = self._dock("Findings", self.findings_panel, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.jobs_dock = self._dock("Jobs", self.jobs_panel, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.annotations_dock = self._dock("Annotations", self.annotations_panel,
+                                           Qt.DockWidgetArea.BottomDockWidgetArea)
         self.splitDockWidget(self.findings_dock, self.jobs_dock, Qt.Orientation.Horizontal)
+        self.tabifyDockWidget(self.findings_dock, self.annotations_dock)
+        self.findings_dock.raise_()
         self.resizeDocks([self.evidence_dock], [500], Qt.Orientation.Horizontal)
         self.resizeDocks([self.findings_dock, self.jobs_dock], [820, 680], Qt.Orientation.Horizontal)
         self.resizeDocks([self.findings_dock], [250], Qt.Orientation.Vertical)
@@ -111,6 +129,11 @@ class MainWindow(QMainWindow):
         self.evidence_panel.evidence_selected.connect(self._on_evidence_selected)
         self.findings_panel.finding_activated.connect(self.show_finding)
         self.jobs_panel.active_count_changed.connect(self._on_active_jobs)
+        self.annotations_panel.annotations_changed.connect(self._on_annotations_changed)
+        self.annotations_panel.annotation_activated.connect(self.show_annotation)
+        self.annotations_panel.notified.connect(
+            lambda level, text: self.notify(text, level=level, title="Annotations"))
+        self.viewer.view_changed.connect(self._on_view_changed)
 
         self.device_label = QLabel(DETECTING)
         self.case_label = QLabel("no case open")
@@ -165,15 +188,23 @@ class MainWindow(QMainWindow):
                                        "Ctrl+Shift+A", "Run analyzers on the selected evidence")
         self.verify_action = self._action(analysis_menu, "&Verify integrity", self.verify_integrity,
                                           "Ctrl+Shift+V", "Re-hash every stored copy and check the audit trail")
+        annotations_menu = bar.addMenu("A&nnotations")
+        self.export_annotations_action = self._action(
+            annotations_menu, "&Export all layers…", self.annotations_panel.export_dialog, "Ctrl+Shift+E",
+            "Write every annotation layer to one CSV or JSON file")
+        self.import_annotations_action = self._action(
+            annotations_menu, "&Import…", self.annotations_panel.import_dialog, "Ctrl+Shift+I",
+            "Read annotations back from a CSV or JSON export")
         view_menu = bar.addMenu("&View")
-        for dock in (self.evidence_dock, self.findings_dock, self.jobs_dock):
+        for dock in (self.evidence_dock, self.findings_dock, self.annotations_dock, self.jobs_dock):
             view_menu.addAction(dock.toggleViewAction())
         help_menu = bar.addMenu("&Help")
         self._action(help_menu, "&About", self._about)
 
     def _update_actions(self) -> None:
         has_case = self.store is not None
-        for action in (self.add_evidence_action, self.export_action, self.run_action, self.verify_action):
+        for action in (self.add_evidence_action, self.export_action, self.run_action, self.verify_action,
+                       self.export_annotations_action, self.import_annotations_action):
             action.setEnabled(has_case)
 
     # -------------------------------------------------------------- messages
@@ -253,6 +284,7 @@ class MainWindow(QMainWindow):
             return
         self.viewer.set_artifacts(store.artifacts)
         self.evidence_panel.set_case(self.case)
+        self.annotations_panel.set_store(store)
         self.case_label.setText(f"case {self.case.number} · {self.case.title}")
         self.setWindowTitle(f"{APP_TITLE} — {self.case.number} {self.case.title}")
         self._update_actions()
@@ -271,6 +303,7 @@ class MainWindow(QMainWindow):
             self.store.close()
         self.store, self.case, self.findings = None, None, []
         self._generation += 1
+        self.annotations_panel.set_store(None)
         self.evidence_panel.set_case(None)
         self.evidence_panel.set_items([])
         self.findings_panel.set_findings([])
@@ -319,6 +352,7 @@ class MainWindow(QMainWindow):
     def _on_evidence_selected(self, evidence_id: int) -> None:
         item = self.evidence_panel.items.get(evidence_id)
         self.findings_panel.set_evidence_filter(item.id if item else None)
+        self.annotations_panel.set_evidence_filter(item.id if item else None)
         if item is None:
             self.viewer.clear()
             return
@@ -377,6 +411,89 @@ class MainWindow(QMainWindow):
         else:
             self.jobs_panel.set_outcome(key, "refused", f"refused: {result.reason}")
             self.notify(f"Refused: {result.reason}", level="info")
+
+    # ------------------------------------------------------------ annotations
+
+    def _on_annotations_changed(self, items: tuple[AnnotationItem, ...]) -> None:
+        self.annotations = tuple(items)
+        self._push_annotations(self.viewer.current_view)
+        self.annotations_changed.emit()
+
+    def _push_annotations(self, view: Any) -> None:
+        """Hand the shown evidence item's annotations to a view that draws them."""
+        draw = getattr(view, "set_annotations", None)
+        evidence = self.viewer.evidence
+        if view is None or draw is None or evidence is None:
+            return
+        draw([a for a in self.annotations if a.evidence_id == evidence.id])
+
+    def _on_view_changed(self, view: Any) -> None:
+        if view is None:
+            return
+        requested = getattr(view, "annotation_requested", None)
+        if requested is not None:
+            requested.connect(self.request_annotation)
+        self._push_annotations(view)
+
+    def request_annotation(self, evidence_id: int, start_s: float, end_s: float, low_hz: Any = None,
+                           high_hz: Any = None) -> AnnotationDialog | None:
+        """Ask for label, layer and note of a selection in a view, then store it (the views' gesture).
+
+        Parameters
+        ----------
+        evidence_id : int
+            The annotated evidence item.
+        start_s, end_s : float
+            Selected time range (s).
+        low_hz, high_hz : float or None
+            Selected frequency band (Hz); None for a pure time region.
+
+        Returns
+        -------
+        AnnotationDialog or None
+            The (window-modal, already open) dialog, also kept as :attr:`annotation_dialog`; None
+            without a case. Accepting it stores the annotation in the background.
+        """
+        if self.store is None:
+            return None
+        item = self.evidence_panel.items.get(evidence_id)
+        self.annotation_dialog = self.annotations_panel.new_annotation_dialog(
+            evidence_id, evidence_label=f"#{evidence_id} {item.name if item else ''}", start_s=start_s,
+            end_s=end_s, low_hz=low_hz, high_hz=high_hz, parent=self)
+        return self.annotation_dialog
+
+    def show_annotation(self, item: AnnotationItem) -> None:
+        """Select the annotation's evidence and move the viewer to its time range, frames or region."""
+        if item.start_s is not None:
+            self.show_time(item.evidence_id, item.start_s, item.end_s if item.end_s is not None else item.start_s)
+            return
+        if self.evidence_panel.current_id() != item.evidence_id:
+            self.select_evidence(item.evidence_id)
+        self.viewer.show_finding(item.as_finding())
+
+    def show_time(self, evidence_id: int, start_s: float, end_s: float) -> bool:
+        """Select an evidence item and show the time range ``start_s``..``end_s`` (s) in its view.
+
+        Uses the view's ``show_range(start_s, end_s)`` when it has one (once the view is loaded),
+        else its ``show_finding``. Returns False when the evidence cannot be shown.
+        """
+        if self.evidence_panel.current_id() != evidence_id and not self.select_evidence(evidence_id):
+            return False
+        view = self.viewer.current_view
+        if view is None or self.viewer.evidence is None or self.viewer.evidence.id != evidence_id:
+            return False
+        show_range = getattr(view, "show_range", None)
+        if show_range is None:
+            self.viewer.show_finding(navigation_finding(evidence_id=evidence_id, start_s=start_s, end_s=end_s))
+        elif getattr(view, "is_loaded", True):
+            show_range(start_s, end_s)
+        else:
+            def once() -> None:
+                view.loaded.disconnect(once)
+                show_range(start_s, end_s)
+
+            view.loaded.connect(once)
+        return True
 
     # --------------------------------------------------------------- analyses
 

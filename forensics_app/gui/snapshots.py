@@ -238,13 +238,47 @@ class AnnotationItem:
     end_frame: int | None = None
     region: Mapping[str, int] | None = None
 
+    def as_finding(self) -> FindingItem:
+        """A navigation-only :func:`navigation_finding` at this annotation's range, frames or region."""
+        return navigation_finding(evidence_id=self.evidence_id, label=self.label, start_s=self.start_s,
+                                  end_s=self.end_s, start_frame=self.start_frame, end_frame=self.end_frame,
+                                  region=self.region)
+
+
+def navigation_finding(*, evidence_id: int, label: str = "", start_s: float | None = None,
+                       end_s: float | None = None, start_frame: int | None = None, end_frame: int | None = None,
+                       region: Mapping[str, int] | None = None) -> FindingItem:
+    """A FindingItem that only marks a place (run id -1), for views that navigate by ``show_finding``."""
+    box = None if not region else (int(region["x"]), int(region["y"]), int(region["width"]),
+                                   int(region["height"]))
+    return FindingItem(id=-1, run_id=-1, evidence_id=evidence_id, evidence_name="", media_kind="",
+                       analyzer_id="annotation", analyzer_version="", rank=0, label=label,
+                       fake_likelihood=None, start_s=start_s, end_s=end_s, start_frame=start_frame,
+                       end_frame=end_frame, region=box)
+
+
+@dataclass(frozen=True)
+class AnnotationsSnapshot:
+    """What the annotations panel shows: every annotation, the evidence names and the layers in use."""
+
+    items: tuple[AnnotationItem, ...]
+    evidence_names: Mapping[int, str] = field(default_factory=dict)
+    layers: tuple[str, ...] = ()
+
+
+def read_annotations_snapshot(store: CaseStore) -> AnnotationsSnapshot:
+    """Every annotation with the names of the evidence items and the sorted layer names."""
+    items = tuple(read_annotations(store))
+    names = {e.id: e.name for e in read_evidence(store)}
+    return AnnotationsSnapshot(items=items, evidence_names=names, layers=tuple(sorted({a.layer for a in items})))
+
 
 def read_annotations(store: CaseStore, *, evidence_id: int | None = None) -> list[AnnotationItem]:
     """Annotations (of one evidence item, or all), oldest first."""
     with store.session() as s:
         return [
             AnnotationItem(
-                id=a.id, evidence_id=a.evidence_id, layer=getattr(a, "layer", None) or "default",
+                id=a.id, evidence_id=a.evidence_id, layer=a.layer,
                 label=a.label, note=a.note, author=a.author, created=a.created, start_s=a.start_s,
                 end_s=a.end_s, low_hz=a.low_hz, high_hz=a.high_hz, start_frame=a.start_frame,
                 end_frame=a.end_frame, region=dict(a.region) if a.region else None,

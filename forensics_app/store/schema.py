@@ -138,12 +138,18 @@ class Finding(Base):
 
 
 class Annotation(Base):
-    """An examiner's note on a time/frame range or image region of an evidence item."""
+    """An examiner's note on a time/frame range or image region of an evidence item.
+
+    ``layer`` names the set of annotations it belongs to (e.g. ``"edits"``, ``"speakers"``);
+    annotations made before layers existed (schema 0001) are in layer ``"default"``.
+    Values are checked by :class:`forensics_app.store.annotations.AnnotationSpec`.
+    """
 
     __tablename__ = "annotation"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     evidence_id: Mapped[int] = mapped_column(ForeignKey("evidence.id", ondelete="RESTRICT"), index=True)
+    layer: Mapped[str] = mapped_column(String(64), default="default", server_default="default")
     start_s: Mapped[float | None] = mapped_column(Float, default=None)
     end_s: Mapped[float | None] = mapped_column(Float, default=None)
     start_frame: Mapped[int | None] = mapped_column(Integer, default=None)
