@@ -32,6 +32,9 @@ BUILTIN_MODULES = (
     "forensics_app.analysis.audio.signal_stats",
     "forensics_app.analysis.image.metadata",
     "forensics_app.analysis.video.stream_summary",
+    "forensics_app.analysis.audio.bandwidth",
+    "forensics_app.analysis.audio.levels",
+    "forensics_app.analysis.audio.codec_history",
 )
 
 AnalyzerFunc = Callable[..., AnalysisResult]
