@@ -4,6 +4,9 @@ The reader for each file is chosen as at acquisition (:mod:`forensics_app.ingest
 libsndfile for the containers it handles completely (WAV, FLAC, Ogg...), FFmpeg (PyAV) for the
 rest (MP3, AAC/M4A, the audio track of a video, video itself), Pillow for images. Decoding
 failures raise :class:`CorruptMedia` with the file name and the reason.
+
+Long audio is not decoded into memory: beyond :data:`MAX_IN_MEMORY_BYTES` the clip's samples are
+a read-only map of the decoded-audio cache (:mod:`~forensics_app.ingest.audio_stream`).
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from PIL import Image
 
 from forensics_app.domain.errors import CorruptMedia, UnsupportedMedia
 from forensics_app.domain.media import AudioClip, MediaKind, PacketInfo, StillImage, VideoSource
+from forensics_app.ingest.audio_decoders import audio_frame_to_float32
+from forensics_app.ingest.audio_stream import open_audio_stream
 from forensics_app.ingest.probe import (
     IMAGE_FORMATS,
     MAX_IMAGE_PIXELS,
@@ -54,41 +59,74 @@ def decode(path: Path, kind: MediaKind | str) -> AudioClip | VideoSource | Still
 
 # --- audio --------------------------------------------------------------------------------------
 
+MAX_IN_MEMORY_BYTES = 64 * 2**20
+"""Decoded audio larger than this (float32 bytes, all channels) is not read into memory:
+:func:`decode_audio` then returns a read-only view mapped from the decoded-audio cache."""
 
-def decode_audio(path: Path) -> AudioClip:
+
+def decode_audio(path: Path, *, max_in_memory_bytes: int | None = None,
+                 cache_dir: Path | None = None) -> AudioClip:
     """Decode audio to float32 samples of shape (n_samples, n_channels), full scale = 1.0.
 
     libsndfile reads what ``probe.sndfile_reads`` allows (WAV, FLAC, Ogg...); everything else (MP3,
     AAC, Opus in Matroska, the first audio track of a video...) is decoded with FFmpeg, keeping
     the native sample rate and channel count.
 
+    Short recordings (at most ``max_in_memory_bytes`` of float32 samples, as announced by the
+    header) are decoded into memory as a writable array. Longer ones, and FFmpeg streams whose
+    header announces no duration, are decoded once in blocks into the decoded-audio cache
+    (:mod:`~forensics_app.ingest.audio_stream`) and ``samples`` is a read-only view mapped from
+    that file: the same values, but nothing is held in memory until an analyzer touches it.
+
     Parameters
     ----------
     path : Path
         Stored evidence copy.
+    max_in_memory_bytes : int, optional
+        Threshold in bytes (default :data:`MAX_IN_MEMORY_BYTES`).
+    cache_dir : Path, optional
+        Decoded-audio cache folder (default: the per-user cache).
 
     Raises
     ------
     UnsupportedMedia
         The file has no audio stream.
     CorruptMedia
-        The audio does not decode.
+        The audio does not decode, or (long files) does not decode to its end: analyzers are
+        given complete audio or none. :func:`~forensics_app.ingest.audio_stream.open_audio_stream`
+        is the lenient reader that keeps what a damaged file yields.
     """
     path = Path(path)
+    limit = MAX_IN_MEMORY_BYTES if max_in_memory_bytes is None else int(max_in_memory_bytes)
     try:
         info = sf.info(str(path))
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError):
         info = None
     if info is not None and sndfile_reads(info.format, info.subtype):
+        if int(info.frames) * int(info.channels) * 4 > limit:
+            return _decode_audio_mapped(path, cache_dir)
         try:
             data, rate = sf.read(str(path), dtype="float32", always_2d=True)
         except (sf.LibsndfileError, RuntimeError) as exc:
             raise CorruptMedia(f"{path.name}: audio does not decode ({exc})") from exc
         return AudioClip(samples=data, rate=int(rate), path=path, sample_format=info.subtype)
-    return _decode_audio_av(path)
+    clip = _decode_audio_av(path, limit)
+    return clip if clip is not None else _decode_audio_mapped(path, cache_dir)
 
 
-def _decode_audio_av(path: Path) -> AudioClip:
+def _decode_audio_mapped(path: Path, cache_dir: Path | None) -> AudioClip:
+    """Decode through the audio stream's cache; the samples are a read-only memory map."""
+    with open_audio_stream(path, cache_dir=cache_dir) as stream:
+        if stream.decode_report is not None:
+            raise CorruptMedia(f"{path.name}: audio does not decode to its end ({stream.decode_report})")
+        samples = stream.as_array()
+        rate, sample_format = stream.rate, stream.sample_format
+    return AudioClip(samples=samples, rate=rate, path=path, sample_format=sample_format)
+
+
+def _decode_audio_av(path: Path, limit: int) -> AudioClip | None:
+    """Decode with FFmpeg into memory; None (nothing decoded) when the header announces more
+    than ``limit`` bytes of float32 samples, or no duration at all."""
     try:
         with av.open(str(path), metadata_errors="ignore") as container:
             if not container.streams.audio:
@@ -99,7 +137,10 @@ def _decode_audio_av(path: Path) -> AudioClip:
             rate = int(ctx.sample_rate or 0)
             channels = int(ctx.channels or 0)
             mpeg_audio = ctx.name in MPEG_AUDIO_CODECS
-            chunks = _SampleBuffer(_expected_samples(container, stream, rate))
+            expected = _expected_samples(container, stream, rate)
+            if expected <= 0 or expected * max(channels, 1) * 4 > limit:
+                return None
+            chunks = _SampleBuffer(expected)
             for frame in _decoded_frames(container, stream, mpeg_audio):
                 if frame.samples == 0:
                     continue
@@ -168,38 +209,6 @@ def _decoded_frames(container: Any, stream: Any, mpeg_audio: bool) -> Iterator[A
         if mpeg_audio and packet.size and mpeg_audio_frame_size(bytes(packet)[:4]) is None:
             continue
         yield from packet.decode()
-
-
-_INT_SCALE = {np.dtype(np.int16): 32768.0, np.dtype(np.int32): 2147483648.0,
-              np.dtype(np.int64): 9223372036854775808.0}
-
-
-def audio_frame_to_float32(frame: Any) -> np.ndarray:
-    """One decoded PyAV audio frame as float32 of shape (n_samples, n_channels).
-
-    Handles packed (interleaved) and planar layouts of u8, s16, s32, s64, flt and dbl samples;
-    integers are scaled so that full scale is 1.0 (u8 is offset binary, centred on 128).
-    """
-    n_channels = len(frame.layout.channels)
-    arr = frame.to_ndarray()
-    if frame.format.is_planar:
-        arr = arr.T  # (channels, n) -> (n, channels)
-    else:
-        arr = arr.reshape(-1, n_channels)  # (1, n * channels) interleaved
-    return _to_float32(arr)
-
-
-def _to_float32(arr: np.ndarray) -> np.ndarray:
-    if arr.dtype == np.float32:
-        return np.ascontiguousarray(arr)
-    if np.issubdtype(arr.dtype, np.floating):
-        return np.ascontiguousarray(arr, dtype=np.float32)
-    if arr.dtype == np.uint8:
-        return ((arr.astype(np.float32) - 128.0) / 128.0).astype(np.float32)
-    scale = _INT_SCALE.get(arr.dtype)
-    if scale is None:
-        raise CorruptMedia(f"unsupported audio sample type {arr.dtype}")
-    return (arr.astype(np.float64) / scale).astype(np.float32)
 
 
 # --- images -------------------------------------------------------------------------------------

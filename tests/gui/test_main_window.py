@@ -116,8 +116,8 @@ def test_right_view_per_media_kind(qtbot: Any, filled_case: Any, window: MainWin
     window.select_evidence(ids["audio"])
     audio = window.viewer.current_view
     qtbot.waitUntil(lambda: audio.is_loaded, timeout=WAIT)
-    spec = audio.data.spectrogram
-    assert spec.power_db.ndim == 2 and spec.power_db.shape[1] > 10
+    spec = audio.renderer.overview
+    assert spec.db.ndim == 2 and spec.db.shape[1] > 10
     rect = audio.spec_image.mapRectToParent(audio.spec_image.boundingRect())
     assert abs(rect.right() - 1.5) < 0.1  # seconds
     assert abs(rect.bottom() - 8000) < 100  # Hz (Nyquist of 16 kHz)

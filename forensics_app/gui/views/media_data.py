@@ -1,14 +1,14 @@
 """What the views draw, prepared off the GUI thread (no Qt here).
 
-These functions run inside :class:`~forensics_app.gui.workers.WorkerPool` jobs: they decode the
-stored evidence copy, reduce it to display resolution (waveform envelope, a spectrogram with a
-bounded number of columns) and return frozen dataclasses in physical units.
+These functions run inside :class:`~forensics_app.gui.workers.WorkerPool` jobs: they open or
+decode the stored evidence copy, reduce it to display resolution (a waveform envelope and a
+spectrogram of the visible range at screen resolution, never a whole-file STFT) and return frozen
+dataclasses in physical units.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,71 +17,60 @@ import numpy as np
 from forensics_app.domain.jobs import ProgressToken
 from forensics_app.domain.media import VideoSource
 from forensics_app.domain.results import TimeSeries
+from forensics_app.dsp.envelope import waveform_envelope
+from forensics_app.dsp.scales import FrequencyScale
+from forensics_app.dsp.spectrogram import SpectrogramEngine, SpectrogramImage, settings_for
+from forensics_app.dsp.stft import STFTSettings
 from forensics_app.ingest import decode
+from forensics_app.ingest.audio_stream import AudioStream, open_audio_stream
 from forensics_app.store.artifacts import ArtifactStore
 
-MAX_WAVEFORM_POINTS = 2_000_000
-"""Longer signals are reduced to a min/max envelope of this many points."""
-MAX_SPECTROGRAM_COLUMNS = 3000
-"""Spectrogram columns for a whole file; the hop grows for long files."""
-SPECTROGRAM_RANGE_DB = 90.0
-"""Dynamic range shown below the loudest bin."""
+OVERVIEW_MAX_COLUMNS = 4096
+"""Upper bound of spectrogram columns per request (a very wide screen renders no more)."""
 
 
 @dataclass(frozen=True)
-class Spectrogram:
-    """A magnitude spectrogram in dB and where it lies in physical units.
+class AudioOpened:
+    """An audio evidence copy opened for chunked reading.
 
     Attributes
     ----------
-    power_db : np.ndarray
-        Shape (n_freq, n_time), float32, dB relative to a full-scale sine.
-    x0_s, width_s : float
-        Time span covered by the columns (s), for ``ImageItem.setRect``.
-    y0_hz, height_hz : float
-        Frequency span covered by the rows (Hz).
-    window_s, hop_s : float
-        STFT window length and hop (s).
-    levels : tuple of float
-        Suggested (low, high) display levels in dB.
+    stream : AudioStream
+        Random access to the samples (thread-safe reads); the view closes it.
+    stft : STFTSettings
+        Default STFT for the rate (a window of about 64 ms, hop a quarter of it).
     """
 
-    power_db: np.ndarray
-    x0_s: float
-    width_s: float
-    y0_hz: float
-    height_hz: float
-    window_s: float
-    hop_s: float
-    levels: tuple[float, float]
+    stream: AudioStream
+    stft: STFTSettings
 
 
 @dataclass(frozen=True)
-class AudioDisplay:
-    """A decoded recording at display resolution.
+class Envelope:
+    """A waveform envelope at screen resolution.
 
     Attributes
     ----------
+    t0, t1 : float
+        Requested time range (s).
     times_s : np.ndarray
-        Shape (n,), seconds.
-    amplitude : np.ndarray
-        Shape (n,), mono mix in full-scale units (a min/max envelope for long files).
-    rate : int
-        Sample rate (Hz).
-    duration_s : float
-        Duration (s).
-    n_channels : int
-        Channels in the evidence (the display shows their mean).
-    spectrogram : Spectrogram
-        Of the mono mix.
+        Column centre times (s), shape (m,).
+    mins, maxs : np.ndarray
+        Per-column extremes in full-scale units, float32, shape (m,).
     """
 
+    t0: float
+    t1: float
     times_s: np.ndarray
-    amplitude: np.ndarray
-    rate: int
-    duration_s: float
-    n_channels: int
-    spectrogram: Spectrogram
+    mins: np.ndarray
+    maxs: np.ndarray
+
+    @property
+    def peak(self) -> float:
+        """Largest absolute value in the envelope (0 when empty)."""
+        if not len(self.mins):
+            return 0.0
+        return float(max(np.max(np.abs(self.mins)), np.max(np.abs(self.maxs))))
 
 
 @dataclass(frozen=True)
@@ -100,105 +89,46 @@ class FrameBatch:
     frames: tuple[tuple[int, float, np.ndarray], ...]
 
 
-def _window_length(rate: int) -> int:
-    """A power of two near 25 ms, between 256 and 4096 samples."""
-    n = 2 ** round(math.log2(max(rate, 1) * 0.025))
-    return int(min(max(n, 256), 4096))
+def open_audio(path: Path, *, progress: ProgressToken | None = None) -> AudioOpened:
+    """Open a stored audio copy for chunked reading (compressed audio is decoded once to a cache).
 
-
-def compute_spectrogram(
-    x: np.ndarray, rate: int, *, max_columns: int = MAX_SPECTROGRAM_COLUMNS,
-    progress: ProgressToken | None = None,
-) -> Spectrogram:
-    """Hann-windowed STFT magnitude in dB with at most ``max_columns`` columns.
-
-    Parameters
-    ----------
-    x : np.ndarray
-        Shape (n_samples,), mono signal in full-scale units.
-    rate : int
-        Sample rate (Hz).
-    max_columns : int
-        Upper bound on the number of time columns; long signals get a larger hop (columns then
-        sample the signal rather than overlap).
-    progress : ProgressToken, optional
-        Receives fractions and is checked for cancellation between blocks.
-
-    Returns
-    -------
-    Spectrogram
+    Raises
+    ------
+    CorruptMedia, UnsupportedMedia
+        Nothing decodes, or the file has no audio.
     """
-    nperseg = _window_length(rate)
-    x = np.asarray(x, dtype=np.float32).reshape(-1)
-    if x.size < nperseg:
-        x = np.pad(x, (0, nperseg - x.size))
-    hop = nperseg // 4
-    span = x.size - nperseg
-    if span // hop + 1 > max_columns:
-        hop = int(math.ceil(span / max(max_columns - 1, 1)))
-    starts = np.arange(0, span + 1, hop, dtype=np.int64)
-    window = np.hanning(nperseg).astype(np.float32)
-    scale = float(window.sum() / 2.0) ** 2  # a full-scale sine peaks at 0 dB
-    offsets = np.arange(nperseg, dtype=np.int64)
-    out = np.empty((nperseg // 2 + 1, starts.size), dtype=np.float32)
-    block = 256
-    for b in range(0, starts.size, block):
-        if progress is not None:
-            progress.check()
-            progress.report(b / starts.size, "spectrogram")
-        idx = starts[b:b + block, None] + offsets[None, :]
-        spec = np.fft.rfft(x[idx] * window, axis=1)
-        power = (spec.real**2 + spec.imag**2) / scale
-        out[:, b:b + block] = (10.0 * np.log10(power + 1e-12)).T
-    hi = float(np.max(out)) if out.size else 0.0
-    hi = hi if math.isfinite(hi) else 0.0
-    df = rate / nperseg
-    return Spectrogram(
-        power_db=out,
-        x0_s=(nperseg / 2 - hop / 2) / rate,
-        width_s=starts.size * hop / rate,
-        y0_hz=-df / 2,
-        height_hz=out.shape[0] * df,
-        window_s=nperseg / rate,
-        hop_s=hop / rate,
-        levels=(hi - SPECTROGRAM_RANGE_DB, hi),
-    )
-
-
-def waveform_envelope(x: np.ndarray, rate: int, *, max_points: int = MAX_WAVEFORM_POINTS
-                      ) -> tuple[np.ndarray, np.ndarray]:
-    """Times (s) and amplitudes to draw; a min/max envelope when ``x`` is longer than ``max_points``.
-
-    Returns
-    -------
-    times_s, amplitude : np.ndarray
-        Shape (m,) each, m <= max_points.
-    """
-    x = np.asarray(x, dtype=np.float32).reshape(-1)
-    if x.size <= max_points:
-        return np.arange(x.size, dtype=np.float64) / rate, x
-    per = int(math.ceil(x.size / (max_points // 2)))
-    n = x.size // per
-    blocks = x[: n * per].reshape(n, per)
-    env = np.empty(2 * n, dtype=np.float32)
-    env[0::2] = blocks.min(axis=1)
-    env[1::2] = blocks.max(axis=1)
-    t = (np.arange(n, dtype=np.float64) * per + per / 2) / rate
-    return np.repeat(t, 2), env
-
-
-def load_audio(path: Path, *, max_columns: int = MAX_SPECTROGRAM_COLUMNS,
-               progress: ProgressToken | None = None) -> AudioDisplay:
-    """Decode a stored audio copy and prepare its waveform and spectrogram."""
     token = progress or ProgressToken()
-    token.report(0.0, "decoding")
-    clip = decode.decode_audio(Path(path))
-    token.check()
-    mono = clip.mono()
-    times, amp = waveform_envelope(mono, clip.rate)
-    spec = compute_spectrogram(mono, clip.rate, max_columns=max_columns, progress=token.sub(0.2, 0.8))
-    return AudioDisplay(times_s=times, amplitude=amp, rate=clip.rate, duration_s=clip.duration_s,
-                        n_channels=clip.n_channels, spectrogram=spec)
+    token.report(0.0, "opening the recording")
+    stream = open_audio_stream(Path(path))
+    return AudioOpened(stream=stream, stft=settings_for(stream))
+
+
+def sample_reader(stream: AudioStream, *, channel: int | None = None) -> Callable[[int, int], np.ndarray]:
+    """``reader(start, stop)`` -> float32 samples of all channels (n, ch), or of one channel (n,)."""
+    if channel is None:
+        return lambda a, b: stream.read(a, b)
+    return lambda a, b: stream.read(a, b, channel=channel)
+
+
+def render_spectrogram(engine: SpectrogramEngine, *, t0: float, t1: float, n_cols: int, n_rows: int,
+                       scale: FrequencyScale, progress: ProgressToken | None = None) -> SpectrogramImage:
+    """Render ``[t0, t1]`` seconds as ``n_rows`` x ``n_cols`` dBFS levels (see SpectrogramEngine).
+
+    The engine reads only what the columns need and caches the image.
+    """
+    return engine.render(t0=t0, t1=t1, n_cols=int(min(max(n_cols, 1), OVERVIEW_MAX_COLUMNS)),
+                         n_rows=int(max(n_rows, 1)), scale=scale, progress=progress)
+
+
+def render_envelope(stream: AudioStream, *, t0: float, t1: float, n_cols: int,
+                    channel: int | None = None) -> Envelope:
+    """Per-column minimum and maximum of ``[t0, t1]`` seconds (``n_cols`` columns at most).
+
+    Not cancellable: a long recording's min/max pyramid is built once (about a second for two
+    hours) and every later request is immediate, so a superseded request is dropped, not stopped.
+    """
+    times, lo, hi = waveform_envelope(stream, t0=t0, t1=t1, n_cols=max(int(n_cols), 1), channel=channel)
+    return Envelope(t0=float(t0), t1=float(t1), times_s=times, mins=lo, maxs=hi)
 
 
 def load_lanes(artifacts: ArtifactStore, findings: Iterable[tuple[int, str, Sequence[Mapping[str, str]]]]

@@ -1,0 +1,109 @@
+"""The audio view's control strip: transport, selection, annotation and display choices."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QWidget,
+)
+
+from forensics_app.dsp.scales import SCALES
+
+COLORMAPS = ("inferno", "viridis", "magma", "plasma", "cividis", "turbo", "grey")
+"""Colour maps offered for the spectrogram (pyqtgraph names; "grey" is black to white)."""
+MIX = "mix"
+
+
+class AudioControlsPanel(QWidget):
+    """Buttons and choices above the audio plots (the view connects them).
+
+    Attributes
+    ----------
+    play, stop, play_selection, annotate, settings : QPushButton
+    loop : QCheckBox
+    channel, scale, colormap : QComboBox
+        ``channel`` holds None (the mix) or a channel index as item data.
+    playback_status, selection_label : QLabel
+    """
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.play = QPushButton("▶ Play")
+        self.play.setToolTip("Play from the playhead, or pause (Space)")
+        self.stop = QPushButton("■ Stop")
+        self.play_selection = QPushButton("▶ Selection")
+        self.play_selection.setToolTip("Play the selected time range (Shift+Space)")
+        self.loop = QCheckBox("Loop")
+        self.loop.setToolTip("Repeat the selection while playing it")
+        self.annotate = QPushButton("Annotate (A)")
+        self.annotate.setToolTip("Make an annotation of the selection (A).\n"
+                                 "Shift+drag selects a time range; Ctrl+drag on the spectrogram a "
+                                 "time-frequency box; a click moves the playhead; Esc clears.")
+        self.selection_label = QLabel("no selection")
+        self.selection_label.setObjectName("selectionLabel")
+        self.playback_status = QLabel("")
+        self.channel = QComboBox()
+        self.channel.setToolTip("Channel shown and played")
+        self.channel.addItem(MIX, None)
+        self.scale = QComboBox()
+        self.scale.addItems(list(SCALES))
+        self.scale.setToolTip("Frequency axis")
+        self.colormap = QComboBox()
+        self.colormap.addItems(list(COLORMAPS))
+        self.colormap.setToolTip("Colour map")
+        self.settings = QPushButton("STFT…")
+        self.settings.setToolTip("Window, FFT size, hop, dB floor and range, frequency limits")
+        for w in (self.play_selection, self.annotate):
+            w.setEnabled(False)
+        for label in (self.selection_label, self.playback_status):
+            label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.channel.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        for w in (self.play, self.stop, self.play_selection, self.loop):
+            layout.addWidget(w)
+        layout.addWidget(self.playback_status, 2)
+        layout.addWidget(self.annotate)
+        layout.addWidget(self.selection_label, 3)
+        self.channel_label = QLabel("Channel")
+        for w in (self.channel_label, self.channel, QLabel("Axis"), self.scale, QLabel("Colours"),
+                  self.colormap, self.settings):
+            layout.addWidget(w)
+
+    def set_channels(self, n_channels: int) -> None:
+        """Offer the mix and each channel (the selector is hidden for mono)."""
+        self.channel.blockSignals(True)
+        self.channel.clear()
+        self.channel.addItem(MIX, None)
+        for c in range(n_channels):
+            self.channel.addItem(f"channel {c + 1}", c)
+        self.channel.setCurrentIndex(0)
+        self.channel.blockSignals(False)
+        multi = n_channels > 1
+        self.channel.setVisible(multi)
+        self.channel_label.setVisible(multi)
+
+    def set_playable(self, ok: bool, message: str) -> None:
+        """Enable or disable the transport; ``message`` says why it is off."""
+        for w in (self.play, self.stop, self.loop):
+            w.setEnabled(ok)
+        self.play_selection.setEnabled(ok and self.annotate.isEnabled())
+        self.playback_status.setText("" if ok else message)
+        self.playback_status.setMinimumWidth(0 if ok else self.playback_status.fontMetrics().horizontalAdvance(message) + 4)
+        self.playback_status.setToolTip(message)
+
+    def set_playing(self, playing: bool) -> None:
+        """Show Pause while playing."""
+        self.play.setText("❚❚ Pause" if playing else "▶ Play")
+
+    def set_selection_text(self, text: str | None) -> None:
+        """Describe the selection (None: there is none)."""
+        has = text is not None
+        self.selection_label.setText(text if has else "no selection")
+        self.annotate.setEnabled(has)
+        self.play_selection.setEnabled(has and self.play.isEnabled())
