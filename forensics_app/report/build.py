@@ -269,7 +269,7 @@ def _annotation(a: Annotation, ref: str) -> AnnotationItem:
         annotation_id=a.id, evidence_id=a.evidence_id, label=a.label, note=a.note or "", author=a.author,
         created=_iso(a.created), start_s=a.start_s, end_s=a.end_s, start_frame=a.start_frame,
         end_frame=a.end_frame, low_hz=a.low_hz, high_hz=a.high_hz,
-        region=json_safe(a.region) if a.region else None, ref=ref,
+        region=json_safe(a.region) if a.region else None, ref=ref, layer=a.layer,
     )
 
 

@@ -189,6 +189,8 @@ class AnnotationItem:
         Image region in pixels.
     ref : str
         Reference within the report (``"A1"``...), drawn on the figures.
+    layer : str
+        Annotation layer.
     """
 
     annotation_id: int
@@ -205,6 +207,7 @@ class AnnotationItem:
     high_hz: float | None = None
     region: Mapping[str, Any] | None = None
     ref: str = ""
+    layer: str = "default"
 
 
 @dataclass(frozen=True)

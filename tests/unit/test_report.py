@@ -370,3 +370,20 @@ def test_pdf_export_leaves_pillow_strict_about_truncated_images() -> None:
     assert ImageFile.LOAD_TRUNCATED_IMAGES is False
     _import_weasyprint()
     assert ImageFile.LOAD_TRUNCATED_IMAGES is False
+
+
+def test_report_lists_annotation_layers(case, tmp_path) -> None:
+    from media_factory import sine_wav
+
+    from forensics_app.ingest.acquire import add_evidence
+    from forensics_app.report.build import build_report
+    from forensics_app.report.render import render_html
+    from forensics_app.store.annotations import AnnotationSpec, add_annotation
+
+    eid = add_evidence(case, sine_wav(tmp_path / "a.wav"), examiner="Ann").evidence_id
+    add_annotation(case, evidence_id=eid, author="Ann",
+                   spec=AnnotationSpec(label="edit?", layer="edits", start_s=0.1, end_s=0.2))
+    report = build_report(case, examiner="Ann")
+    (item,) = report.evidence[0].annotations
+    assert item.layer == "edits" and item.label == "edit?"
+    assert "edits" in render_html(report, store=case)
