@@ -35,6 +35,8 @@ BUILTIN_MODULES = (
     "forensics_app.analysis.audio.bandwidth",
     "forensics_app.analysis.audio.levels",
     "forensics_app.analysis.audio.codec_history",
+    "forensics_app.analysis.audio.enf",
+    "forensics_app.analysis.audio.splice",
 )
 
 AnalyzerFunc = Callable[..., AnalysisResult]
