@@ -31,6 +31,8 @@ def test_demo_builds_analyses_reports_and_reuses(tmp_path: Path, monkeypatch: py
     # What the demo media plant must be found: the edited photo, the dropped and duplicated frames.
     assert "EXIF thumbnail does not match the image" in labels
     assert {"Dropped frames", "Duplicated frames"} <= labels
+    jumps = [f for f in findings if f["label"] == "ENF phase jump"]
+    assert jumps and abs(jumps[0]["start_s"] - 31.0) < 0.5  # the 2.3 s cut from the dictaphone file
 
     assert main(["verify", str(case_dir), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["ok"]

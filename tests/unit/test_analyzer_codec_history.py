@@ -173,3 +173,24 @@ def test_end_to_end_through_the_store(case: CaseStore, media: dict[str, Path]) -
     assert [r["name"] for r in refs] == ["cutoff", "hole_fraction"]
     cutoff = case.artifacts.get_series(refs[0])
     assert cutoff.unit == "Hz" and np.median(cutoff.values) == pytest.approx(16700.0, abs=1000.0)
+
+
+def test_formant_synthesised_speech_is_not_called_lossy(tmp_path) -> None:
+    """espeak-ng speech shows a granule-grid z and holes but reaches Nyquist: low confidence, no score."""
+    import shutil
+
+    import pytest
+
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is not installed")
+    from forensics_app.analysis.audio.codec_history import codec_history
+    from forensics_app.demo import media
+    from forensics_app.domain.jobs import ProgressToken
+    from forensics_app.ingest.decode import decode_audio
+
+    path = media.speech_wav(tmp_path / "tts.wav", text="Hello, this is your bank. Please confirm the "
+                            "transfer of four thousand euros before noon today.", rate=16000)
+    (finding,) = codec_history(decode_audio(path), params=registry.get("audio.codec_history").resolve_params(),
+                                progress=ProgressToken()).findings
+    assert finding.fake_likelihood is None
+    assert finding.details["confidence"] in (None, "low")

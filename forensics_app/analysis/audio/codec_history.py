@@ -47,9 +47,15 @@ codec-typical cut (or any steep cut when a grid is detected) (growing with the d
 ``s_holes = 0.4 * min(1, fraction / (10 * hole_threshold))`` when the fraction reaches
 ``hole_threshold``. Confidence: "high" for s >= 0.75, "medium" for s >= 0.4, else "low".
 
+Content that reaches the Nyquist frequency (no steep cut, edge at least ``FULL_BAND_RATIO`` of
+Nyquist) caps ``s`` at ``FULL_BAND_MAX_STRENGTH`` (low confidence): every MP3/AAC encoder
+low-passes below Nyquist, and formant-synthesised speech (espeak-ng) was measured to show both a
+granule-grid z above threshold and hole fractions of 0.02-0.03 without ever being coded.
+
 FakeLikelihood (an indicator, not a calibrated detector): only when the file presents itself as
 lossless (WAV, FLAC, AIFF... or integer PCM) does lossy history contradict it:
-``0.5 + 0.3 * s`` (at most 0.8). In a lossy container the traces are expected: None. "No
+``0.5 + 0.3 * s`` (at most 0.8); a low-confidence result is reported as "Possible lossy-codec
+history (low confidence)" without a FakeLikelihood. In a lossy container the traces are expected: None. "No
 lossy-codec traces found" and "other-lowpass" are descriptive (None).
 """
 
@@ -190,6 +196,12 @@ def bitrate_class(*, rate: int, cutoff_hz: float | None, steep_cut: bool, hole_f
     return "high (>= 192 kb/s)"
 
 
+FULL_BAND_RATIO = 0.97
+"""Content edge at or above this fraction of the Nyquist frequency counts as full band."""
+FULL_BAND_MAX_STRENGTH = 0.35
+"""Evidence strength cap for full-band content (below the "medium" confidence level)."""
+
+
 def evidence_strength(*, grid_z: float | None, grid_min_z: float, codec_cut: bool, drop_db: float | None,
                       min_drop_db: float, hole_fraction: float, hole_threshold: float) -> float:
     """Evidence strength s in [0, 1] (module docstring)."""
@@ -279,6 +291,14 @@ def codec_history(media: AudioClip, *, params: Mapping[str, Any], progress: Prog
                                  codec_cut=codec_cut, drop_db=cut["edge_drop_db"],
                                  min_drop_db=float(params["min_drop_db"]), hole_fraction=hole_fraction,
                                  hole_threshold=hole_threshold) if lossy else 0.0
+    full_band = (not cut["steep"] and cut["cutoff_hz"] is not None
+                 and cut["cutoff_hz"] >= FULL_BAND_RATIO * nyquist)
+    if lossy and full_band:
+        # MP3 and AAC encoders low-pass below the Nyquist frequency at every bit rate; content
+        # that reaches it contradicts a codec history, whatever the grid or holes suggest
+        # (formant-synthesised speech, for one, shows both).
+        strength = min(strength, FULL_BAND_MAX_STRENGTH)
+        evidence.append(f"but content reaches the Nyquist frequency ({cut['cutoff_hz']:.0f} Hz): no codec lowpass")
     if grid is not None:
         family = grid.codec
     elif lossy:
@@ -305,7 +325,9 @@ def codec_history(media: AudioClip, *, params: Mapping[str, Any], progress: Prog
     times = frame_times(sp["n_frames"], frame=frame, hop=hop, rate=rate)
     series = (TimeSeries("cutoff", "Hz", times[keep], sp["edge"][keep]),
               TimeSeries("hole_fraction", "fraction", hole_t, hole_lane))
-    if lossy:
+    if lossy and confidence(strength) == "low":
+        fl, label = None, "Possible lossy-codec history (low confidence)"
+    elif lossy:
         fl = 0.5 + 0.3 * strength if container == "lossless" else None
         label = "Lossy-codec history"
     elif family == "other-lowpass":

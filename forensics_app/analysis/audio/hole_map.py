@@ -20,6 +20,10 @@ from forensics_app.analysis.audio.spectral_frames import to_db
 _CONTEXT = 2  # frames on each side of the reference
 
 
+STEADY_DB = 6.0
+"""A frame whose total level differs more than this from its neighbours' (dB) is not counted."""
+
+
 class HoleCounter:
     """Streamed hole counts per (window, band).
 
@@ -81,7 +85,14 @@ class HoleCounter:
             ref = np.median(np.stack([self._buf_e[i] for i in neighbours]), axis=0)
             e = self._buf_e[rows]
             hole = (e < ref - self.hole_db) & (ref >= self.band_floor_db + self.hole_db)
-            loud = self._buf_loud[rows]
+            # Only steady frames count: the frame and its four neighbours are all non-silent and
+            # the frame's total level is within STEADY_DB of theirs. Onsets, offsets and the
+            # edges of digital silence (synthetic speech, edits) are not codec band holes.
+            total = to_db(np.sum(10.0 ** (self._buf_e / 10.0), axis=1))
+            ref_total = np.median(np.stack([total[i] for i in neighbours]), axis=0)
+            neighbours_loud = np.all(np.stack([self._buf_loud[i] for i in neighbours]), axis=0)
+            steady = neighbours_loud & (np.abs(total[rows] - ref_total) <= STEADY_DB)
+            loud = self._buf_loud[rows] & steady
             window = (rows + self._buf_first) // self.window_frames
             np.add.at(self.holes, window[loud], hole[loud].astype(np.int64))
             np.add.at(self.cells, window[loud], 1)
