@@ -31,8 +31,9 @@ def test_demo_builds_analyses_reports_and_reuses(tmp_path: Path, monkeypatch: py
     # What the demo media plant must be found: the edited photo, the dropped and duplicated frames.
     assert "EXIF thumbnail does not match the image" in labels
     assert {"Dropped frames", "Duplicated frames"} <= labels
-    jumps = [f for f in findings if f["label"] == "ENF phase jump"]
-    assert jumps and abs(jumps[0]["start_s"] - 31.0) < 0.5  # the 2.3 s cut from the dictaphone file
+    dictaphone = next(e["evidence_id"] for e in listing["evidence"] if e["name"] == "dictaphone_0917.wav")
+    jumps = [f for f in findings if f["label"] == "ENF phase jump" and f["evidence_id"] == dictaphone]
+    assert len(jumps) == 1 and abs(jumps[0]["start_s"] - 31.0) < 0.5  # the 2.3 s cut planted in it
 
     assert main(["verify", str(case_dir), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["ok"]
