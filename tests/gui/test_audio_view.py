@@ -395,3 +395,27 @@ def test_channel_selector_shows_and_plays_one_channel(qtbot: Any, make_view: Any
     assert wanted[-1] == OutputFormat(RATE, 1)  # the selected channel alone is played
     qtbot.waitUntil(lambda: view.renderer.is_current() and view.renderer.envelope is not None, timeout=WAIT)
     assert view.renderer.envelope.maxs.max() == pytest.approx(0.5, abs=0.01)
+
+
+def test_lanes_menu_limits_and_chooses_the_drawn_lanes(qtbot) -> None:
+    import numpy as np
+
+    from forensics_app.domain.results import TimeSeries
+    from forensics_app.gui.views.audio_view import DEFAULT_LANES, AudioView, lane_key
+    from forensics_app.gui.views.media_data import Lane
+    from forensics_app.gui.workers import WorkerPool
+    from forensics_app.store.artifacts import ArtifactStore
+
+    pool = WorkerPool()
+    view = AudioView(pool=pool, artifacts=ArtifactStore(__import__("pathlib").Path("/nonexistent")))
+    qtbot.addWidget(view)
+    lanes = tuple(Lane(i, f"test.a{i} · ", TimeSeries("x", "Hz", np.arange(3.0), np.arange(3.0)))
+                  for i in range(DEFAULT_LANES + 3))
+    view._on_lanes(lanes)
+    assert len(view.lanes) == DEFAULT_LANES
+    actions = view.controls.lanes.menu().actions()
+    assert len(actions) == DEFAULT_LANES + 3 and sum(a.isChecked() for a in actions) == DEFAULT_LANES
+    actions[-1].setChecked(True)
+    actions[0].setChecked(False)
+    assert {lane_key(lane) for lane in view.lanes} == {a.text() for a in actions if a.isChecked()}
+    pool.shutdown()

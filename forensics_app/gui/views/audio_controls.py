@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QHBoxLayout,
     QLabel,
+    QMenu,
     QPushButton,
     QSizePolicy,
+    QToolButton,
     QWidget,
 )
 
@@ -29,7 +34,11 @@ class AudioControlsPanel(QWidget):
     channel, scale, colormap : QComboBox
         ``channel`` holds None (the mix) or a channel index as item data.
     playback_status, selection_label : QLabel
+    lanes : QToolButton
+        Menu of the finding lanes, each checkable; ``lanes_changed(shown keys)`` on a change.
     """
+
+    lanes_changed = Signal(object)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -56,6 +65,11 @@ class AudioControlsPanel(QWidget):
         self.colormap = QComboBox()
         self.colormap.addItems(list(COLORMAPS))
         self.colormap.setToolTip("Colour map")
+        self.lanes = QToolButton()
+        self.lanes.setText("Lanes")
+        self.lanes.setToolTip("Choose the finding lanes drawn under the spectrogram")
+        self.lanes.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.lanes.setMenu(QMenu(self.lanes))
         self.settings = QPushButton("STFT…")
         self.settings.setToolTip("Window, FFT size, hop, dB floor and range, frequency limits")
         for w in (self.play_selection, self.annotate):
@@ -72,7 +86,7 @@ class AudioControlsPanel(QWidget):
         layout.addWidget(self.selection_label, 3)
         self.channel_label = QLabel("Channel")
         for w in (self.channel_label, self.channel, QLabel("Axis"), self.scale, QLabel("Colours"),
-                  self.colormap, self.settings):
+                  self.colormap, self.lanes, self.settings):
             layout.addWidget(w)
 
     def set_channels(self, n_channels: int) -> None:
@@ -107,3 +121,21 @@ class AudioControlsPanel(QWidget):
         self.selection_label.setText(text if has else "no selection")
         self.annotate.setEnabled(has)
         self.play_selection.setEnabled(has and self.play.isEnabled())
+
+    def set_lanes(self, keys: Sequence[str], shown: set[str]) -> None:
+        """Offer these lanes (``"analyzer · series"``) in the Lanes menu, ``shown`` checked."""
+        menu = self.lanes.menu()
+        menu.clear()
+        for key in keys:
+            action = menu.addAction(key)
+            action.setCheckable(True)
+            action.setChecked(key in shown)
+            action.toggled.connect(self._emit_lanes)
+        self.lanes.setText(f"Lanes {len(shown)}/{len(keys)}")
+        self.lanes.setEnabled(bool(keys))
+
+    def _emit_lanes(self) -> None:
+        actions = self.lanes.menu().actions()
+        shown = {a.text() for a in actions if a.isChecked()}
+        self.lanes.setText(f"Lanes {len(shown)}/{len(actions)}")
+        self.lanes_changed.emit(shown)

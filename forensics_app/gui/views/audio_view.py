@@ -54,6 +54,15 @@ BANNER_STYLE = ("background:#5a1e1e; color:#ffd0d0; border:1px solid #c04040; bo
                 "padding:3px 6px")
 
 
+DEFAULT_LANES = 4
+"""Lanes drawn when a recording opens; the Lanes menu shows the others."""
+
+
+def lane_key(lane: Lane) -> str:
+    """The name of a lane in the Lanes menu: ``"analyzer · series"``."""
+    return f"{lane.title}{lane.series.name}"
+
+
 class AudioView(EvidenceView):
     """Waveform on top, spectrogram below (time in s, frequency in Hz), then one lane per series.
 
@@ -112,6 +121,9 @@ class AudioView(EvidenceView):
         self.banner.setWordWrap(True)
         self.banner.setVisible(False)
         self.controls = AudioControlsPanel()
+        self.controls.lanes_changed.connect(self._on_lanes_chosen)
+        self._all_lanes: tuple[Lane, ...] = ()
+        self._chosen_lanes: set[str] | None = None  # the user's choice; None: the first DEFAULT_LANES
 
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
@@ -408,11 +420,27 @@ class AudioView(EvidenceView):
         self._load_lanes()
 
     def _on_lanes(self, lanes: tuple[Lane, ...]) -> None:
+        self._all_lanes = tuple(lanes)
+        keys = [lane_key(lane) for lane in self._all_lanes]
+        self.controls.set_lanes(keys, self._shown_lane_keys())
+        self._draw_lanes()
+
+    def _shown_lane_keys(self) -> set[str]:
+        if self._chosen_lanes is not None:
+            return self._chosen_lanes
+        return {lane_key(lane) for lane in self._all_lanes[:DEFAULT_LANES]}
+
+    def _on_lanes_chosen(self, shown: set[str]) -> None:
+        self._chosen_lanes = set(shown)
+        self._draw_lanes()
+
+    def _draw_lanes(self) -> None:
         for plot in self._lane_plots:
             self.graphics.removeItem(plot)
         self.playhead = self.playhead[:2]
         self._lane_plots = []
-        self.lanes = tuple(lanes)
+        shown = self._shown_lane_keys()
+        self.lanes = tuple(lane for lane in self._all_lanes if lane_key(lane) in shown)
         last = len(self.lanes) - 1
         for i, lane in enumerate(self.lanes):
             plot = add_lane(self.graphics, FIRST_LANE_ROW + i, lane, link=self.wave_plot)
