@@ -54,7 +54,7 @@ BANNER_STYLE = ("background:#5a1e1e; color:#ffd0d0; border:1px solid #c04040; bo
                 "padding:3px 6px")
 
 
-DEFAULT_LANES = 4
+DEFAULT_LANES = 3
 """Lanes drawn when a recording opens; the Lanes menu shows the others."""
 
 
