@@ -8,7 +8,7 @@ are short Sessions that copy plain values (:mod:`forensics_app.gui.snapshots`).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -523,10 +523,23 @@ class MainWindow(QMainWindow):
         dialog = AnalyzersDialog(applicable(self.available_analyzers(), kinds), evidence_summary=summary,
                                  parent=self)
         if dialog.exec() == AnalyzersDialog.DialogCode.Accepted and dialog.chosen_ids():
-            self.run_analyses([e.id for e in items], dialog.chosen_ids())
+            self.run_analyses([e.id for e in items], dialog.chosen_ids(), dialog.chosen_params())
 
-    def run_analyses(self, evidence_ids: Sequence[int], analyzer_ids: Sequence[str]) -> list[str]:
+    def run_analyses(self, evidence_ids: Sequence[int], analyzer_ids: Sequence[str],
+                     params: Mapping[str, Mapping[str, Any]] | None = None) -> list[str]:
         """Queue each analyzer on each evidence item of a kind it examines, and run them in the background.
+
+        Parameters
+        ----------
+        evidence_ids : sequence of int
+            Evidence to examine (ids not in the evidence panel are skipped).
+        analyzer_ids : sequence of str
+            Registered analyzer ids.
+        params : mapping, optional
+            Analyzer id -> parameter name -> value (values as the CLI's ``--param`` or
+            :meth:`AnalyzersDialog.chosen_params` give them); an analyzer missing here runs with
+            its defaults. Every run records its resolved parameters (``AnalysisRun.params``). An
+            invalid value is reported once and that analyzer is not queued.
 
         Returns
         -------
@@ -538,24 +551,33 @@ class MainWindow(QMainWindow):
         if self.store is None:
             return []
         store, generation = self.store, self._generation
+        params = params or {}
+        specs, infos = {}, {}
+        for aid in analyzer_ids:
+            try:
+                infos[aid] = registry.get(aid)
+                specs[aid] = runner.make_spec(aid, params.get(aid))
+            except Exception as exc:  # shown, never fatal
+                self.notify(f"{aid}: {exc}", level="error", title="Run analyses")
         keys = []
         for eid in evidence_ids:
             item = self.evidence_panel.items.get(eid)
             if item is None:
                 continue
-            for aid in analyzer_ids:
+            for aid, spec in specs.items():
+                info = infos[aid]
+                if item.kind not in {m.value for m in info.media}:
+                    continue
                 try:
-                    info = registry.get(aid)
-                    if item.kind not in {m.value for m in info.media}:
-                        continue
-                    run_id = runner.queue_job(store, evidence_id=eid, spec=runner.make_spec(aid),
-                                              examiner=self.examiner)
+                    run_id = runner.queue_job(store, evidence_id=eid, spec=spec, examiner=self.examiner)
                 except Exception as exc:  # shown, never fatal
                     self.notify(f"{aid} on #{eid}: {exc}", level="error", title="Run analyses")
                     continue
                 key = f"run:{run_id}"
+                changed = "".join(f"\n  {name} = {spec.params[name]!r}" for name in (params.get(aid) or {}))
                 self.jobs_panel.add_job(key, title=f"{aid} {info.version}", evidence=f"#{eid} {item.name}",
-                                        tooltip=f"{info.label} ({aid} {info.version}), run #{run_id}")
+                                        tooltip=f"{info.label} ({aid} {info.version}), run #{run_id}"
+                                        + (f"\nchanged parameters:{changed}" if changed else ""))
                 self.pool.submit(key, tasks.run_analysis(store, run_id, examiner=self.examiner),
                                  on_finished=lambda outcome, k=key, e=eid, g=generation:
                                  self._on_run_done(k, e, g, outcome),
