@@ -28,9 +28,9 @@ from pathlib import Path
 
 import av
 import numpy as np
-import soundfile as sf
 from scipy import signal
 
+from forensics_app.demo.wav_io import write_wav as _write_wav
 from forensics_app.domain.errors import ForensicsError
 
 __all__ = [
@@ -53,14 +53,6 @@ CODECS = {"mp3": ("libmp3lame", "mp3", 1152), "aac": ("aac", "adts", 1024)}
 _AAC_PRIMING = 1024
 """Samples of encoder delay that FFmpeg's AAC encoder puts before the signal (ADTS keeps no
 record of it, so the round trip trims it)."""
-
-
-def _write_wav(path: Path | str, samples: np.ndarray, rate: int) -> Path:
-    """Write float samples (n,) or (n, ch) in [-1, 1] as 16-bit PCM WAV."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(str(path), np.clip(samples, -1.0, 1.0).astype(np.float32), int(rate), subtype="PCM_16", format="WAV")
-    return path
 
 
 def _mono_program(rate: int, n: int, rng: np.random.Generator) -> np.ndarray:

@@ -27,9 +27,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 from scipy import signal
 
+from forensics_app.demo.wav_io import level as _level
+from forensics_app.demo.wav_io import write_wav as _write_wav
 from forensics_app.domain.errors import ForensicsError
 
 __all__ = [
@@ -44,20 +45,6 @@ __all__ = [
 
 SPLICE_KINDS = ("clean", "noise_floor", "spectral", "silence", "dc_step", "discontinuity")
 """Edits :func:`splice_wav` can plant."""
-
-
-def _write_wav(path: Path | str, samples: np.ndarray, rate: int) -> Path:
-    """Write float samples (n,) in [-1, 1] as 16-bit PCM WAV."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(str(path), np.clip(samples, -1.0, 1.0).astype(np.float32), int(rate), subtype="PCM_16",
-             format="WAV")
-    return path
-
-
-def _level(dbfs: float) -> float:
-    """Linear amplitude of a level in dBFS."""
-    return float(10.0 ** (dbfs / 20.0))
 
 
 def sine_enf(t: np.ndarray, *, nominal_hz: float = 50.0, deviation_hz: float = 0.02,
