@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import shutil
 import sys
 import tempfile
@@ -43,70 +42,16 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("FORENSICS_APP_DEVICE", "cpu")
 
 import numpy as np  # noqa: E402
-import soundfile as sf  # noqa: E402
+from long_audio import full_stft_seconds, reset_hwm, status_kb, write_recording  # noqa: E402
 from PySide6.QtCore import QEventLoop, QTimer  # noqa: E402
 
-from forensics_app.dsp.stft import STFTSettings, stft_power  # noqa: E402
 from forensics_app.gui.application import application  # noqa: E402
 from forensics_app.gui.snapshots import EvidenceItem  # noqa: E402
 from forensics_app.gui.views.audio_view import AudioView  # noqa: E402
 from forensics_app.gui.workers import WorkerPool  # noqa: E402
-from forensics_app.ingest.audio_stream import open_audio_stream  # noqa: E402
 from forensics_app.store.artifacts import ArtifactStore  # noqa: E402
 
 MB = 1e6
-
-
-def status_kb(field: str) -> int:
-    """A field of /proc/self/status in kB (0 where unavailable)."""
-    try:
-        m = re.search(rf"^{field}:\s+(\d+)\s+kB", Path("/proc/self/status").read_text(), re.MULTILINE)
-    except OSError:
-        return 0
-    return int(m.group(1)) if m else 0
-
-
-def reset_hwm() -> bool:
-    """Reset VmHWM to the current RSS (Linux ``clear_refs`` 5); False without permission."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        return False
-    return True
-
-
-def write_recording(path: Path, *, hours: float, rate: int) -> int:
-    """The test WAV, written one minute at a time; returns its sample count."""
-    n = int(hours * 3600 * rate)
-    rng = np.random.default_rng(0)
-    block = 60 * rate
-    with sf.SoundFile(str(path), "w", samplerate=rate, channels=1, subtype="PCM_16") as fh:
-        for s in range(0, n, block):
-            t = np.arange(s, min(n, s + block)) / rate
-            x = 0.02 * rng.standard_normal(len(t)) + 0.1 * np.sin(2 * np.pi * 1000.0 * t)
-            x += 0.05 * np.sin(2 * np.pi * (300.0 + 2500.0 * (t / (hours * 3600))) * t)
-            burst = (t % 60.0) < 0.5
-            x[burst] += 0.3 * np.sin(2 * np.pi * 3000.0 * t[burst])
-            fh.write(x.astype(np.float32))
-    return n
-
-
-def full_stft_seconds(path: Path, settings: STFTSettings) -> tuple[float, int]:
-    """Every STFT frame of the file in blocks, keeping each bin's maximum; (seconds, frames)."""
-    t = time.perf_counter()
-    block = 4096
-    with open_audio_stream(path) as stream:
-        total = settings.n_frames(stream.n_samples)
-        peak = np.zeros(settings.n_freqs, np.float32)
-        half = settings.win_length // 2
-        for f0 in range(0, total, block):
-            n = min(block, total - f0)
-            lo = f0 * settings.hop - half
-            hi = (f0 + n - 1) * settings.hop - half + settings.win_length
-            x = stream.read_mono(lo, hi)
-            p = stft_power(x, rate=stream.rate, settings=settings, start_frame=f0, n_frames=n, offset=max(lo, 0))
-            np.maximum(peak, p.max(axis=1), out=peak)
-    return time.perf_counter() - t, total
 
 
 def wait_for(cond, timeout_s: float = 300.0) -> float:
@@ -156,8 +101,8 @@ def main(argv: list[str] | None = None) -> int:
 
         # (a) open until the first spectrogram is drawn; (b) memory over the idle app
         hwm_reset = reset_hwm()
-        rss_idle = status_kb("VmRSS")
-        hwm_before = status_kb("VmHWM")
+        rss_idle = (status_kb("VmRSS") or 0)
+        hwm_before = (status_kb("VmHWM") or 0)
         t0 = time.perf_counter()
         view.load(ev, [])
         t_first = wait_for(lambda: view.is_loaded) - t0
@@ -185,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
             assert detail.full_detail and detail.n_cols == round(vb.width()), detail
             zoom_times.append(done - t0)
             wait_for(view.renderer.is_current)  # let the trailing check pass before the next zoom
-        hwm = status_kb("VmHWM")
+        hwm = (status_kb("VmHWM") or 0)
         delta_mb = (hwm - (rss_idle if hwm_reset else hwm_before)) * 1024 / MB
         settings = view.display.stft
         view.dispose()

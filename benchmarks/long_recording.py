@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import re
 import shutil
 import sys
 import tempfile
@@ -40,66 +39,15 @@ import tracemalloc
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
+from long_audio import full_stft_seconds, reset_hwm, status_kb, write_recording
 
 from forensics_app.dsp.envelope import waveform_envelope
 from forensics_app.dsp.scales import FrequencyScale
 from forensics_app.dsp.spectrogram import SpectrogramEngine
-from forensics_app.dsp.stft import STFTSettings, stft_power
+from forensics_app.dsp.stft import STFTSettings
 from forensics_app.ingest.audio_stream import open_audio_stream
 
 MB = 1e6
-
-
-def _status_kb(field: str) -> int | None:
-    try:
-        text = Path("/proc/self/status").read_text()
-    except OSError:
-        return None
-    m = re.search(rf"^{field}:\s+(\d+)\s+kB", text, re.MULTILINE)
-    return int(m.group(1)) if m else None
-
-
-def _reset_hwm() -> bool:
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        return False
-    return True
-
-
-def write_recording(path: Path, *, hours: float, rate: int, seed: int = 0) -> int:
-    """Write the test WAV in one-minute blocks; returns the sample count."""
-    n = int(hours * 3600 * rate)
-    rng = np.random.default_rng(seed)
-    block = 60 * rate
-    with sf.SoundFile(str(path), "w", samplerate=rate, channels=1, subtype="PCM_16") as fh:
-        for s in range(0, n, block):
-            t = np.arange(s, min(n, s + block)) / rate
-            x = 0.02 * rng.standard_normal(len(t)) + 0.1 * np.sin(2 * np.pi * 1000.0 * t)
-            x += 0.05 * np.sin(2 * np.pi * (300.0 + 2500.0 * (t / (hours * 3600))) * t)  # slow sweep
-            burst = (t % 60.0) < 0.5
-            x[burst] += 0.3 * np.sin(2 * np.pi * 3000.0 * t[burst])
-            fh.write(x.astype(np.float32))
-    return n
-
-
-def full_stft_seconds(path: Path, settings: STFTSettings) -> tuple[float, int]:
-    """Every STFT frame of the file, computed in blocks through the stream; returns (seconds, frames)."""
-    t = time.perf_counter()
-    block_frames = 4096
-    with open_audio_stream(path) as stream:
-        total = settings.n_frames(stream.n_samples)
-        col_max = np.zeros(settings.n_freqs, np.float32)
-        half = settings.win_length // 2
-        for f0 in range(0, total, block_frames):
-            n = min(block_frames, total - f0)
-            lo = f0 * settings.hop - half
-            hi = (f0 + n - 1) * settings.hop - half + settings.win_length
-            x = stream.read_mono(lo, hi)
-            p = stft_power(x, rate=stream.rate, settings=settings, start_frame=f0, n_frames=n, offset=max(lo, 0))
-            np.maximum(col_max, p.max(axis=1), out=col_max)
-    return time.perf_counter() - t, total
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -138,9 +86,9 @@ def main(argv: list[str] | None = None) -> int:
 
         # (b) the same again (new stream and engine: nothing cached) with memory tracing
         gc.collect()
-        hwm_reset = _reset_hwm()
-        rss_idle = _status_kb("VmRSS")
-        hwm_idle = _status_kb("VmHWM")
+        hwm_reset = reset_hwm()
+        rss_idle = status_kb("VmRSS")
+        hwm_idle = status_kb("VmHWM")
         tracemalloc.start()
         t = time.perf_counter()
         stream = open_audio_stream(path)
@@ -149,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         t_traced = time.perf_counter() - t
         _, py_peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
-        hwm_after = _status_kb("VmHWM")
+        hwm_after = status_kb("VmHWM")
 
         # the baseline: the full-resolution STFT
         t_full, frames = full_stft_seconds(path, settings)
