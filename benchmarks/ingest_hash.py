@@ -20,21 +20,12 @@ import hashlib
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
+from timing import best_of
 
 from forensics_app.ingest.hashing import copy_and_hash
-
-
-def _best(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,9 +56,9 @@ def main(argv: list[str] | None = None) -> int:
         return run
 
     baseline()  # warm the page cache
-    t_base = _best(baseline, args.repeat)
-    t_sha = _best(make_pass(False), args.repeat)
-    t_both = _best(make_pass(True), args.repeat)
+    t_base = best_of(baseline, args.repeat)
+    t_sha = best_of(make_pass(False), args.repeat)
+    t_both = best_of(make_pass(True), args.repeat)
     (work / "copy.bin").unlink(missing_ok=True)
 
     mb = size / 1e6

@@ -25,23 +25,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 
 import numpy as np
 import scipy.fft
 from numpy.lib.stride_tricks import sliding_window_view
+from timing import best_of
 
 from forensics_app.dsp import stft
 from forensics_app.dsp.stft import STFTSettings, default_workers, stft_power, window_array
-
-
-def _best(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -111,10 +102,10 @@ def main(argv: list[str] | None = None) -> int:
     # interleaved, so that a change in the machine's load hits all alike; best of each
     t_base = t_engine = t_into = t_chunked = float("inf")
     for _ in range(args.repeat):
-        t_base = min(t_base, _best(baseline, 1))
-        t_into = min(t_into, _best(engine_into, 1))
-        t_chunked = min(t_chunked, _best(engine_chunked, 1))
-        t_engine = min(t_engine, _best(engine, 1))
+        t_base = min(t_base, best_of(baseline, 1))
+        t_into = min(t_into, best_of(engine_into, 1))
+        t_chunked = min(t_chunked, best_of(engine_chunked, 1))
+        t_engine = min(t_engine, best_of(engine, 1))
     ratio = t_base / t_engine
     ratio_into = t_base / t_into
     ratio_chunked = t_base / t_chunked

@@ -8,17 +8,15 @@ from collections.abc import Sequence
 from PySide6.QtCore import QModelIndex, QRegularExpression, QSortFilterProxyModel, Qt, Signal
 from PySide6.QtGui import QBrush, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QCheckBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
 
 from forensics_app.gui.snapshots import FindingItem
+from forensics_app.gui.tables import record_table
 from forensics_app.gui.views.overlays import finding_color
 
 COLUMNS = ("Evidence", "Analyzer", "Label", "FakeLikelihood", "Start", "End", "Details")
@@ -58,19 +56,8 @@ class FindingsPanel(QWidget):
         self.proxy.setSortRole(SORT_ROLE)
         self.proxy.setFilterRole(EVIDENCE_ROLE)
         self.proxy.setFilterKeyColumn(COL_EVIDENCE)
-        self.table = QTableView()
-        self.table.setModel(self.proxy)
-        self.table.setSortingEnabled(True)
-        self.table.sortByColumn(COL_EVIDENCE, Qt.SortOrder.AscendingOrder)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.verticalHeader().hide()
-        self.table.setAlternatingRowColors(True)
-        self.table.setWordWrap(False)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(COL_DETAILS, QHeaderView.ResizeMode.Stretch)
+        self.table = record_table(self.proxy, sort_column=COL_EVIDENCE, stretch_column=COL_DETAILS,
+                                  multi_select=False, word_wrap=False)
         self.table.doubleClicked.connect(self._on_double_clicked)
         self.only_selected = QCheckBox("Selected evidence only")
         self.only_selected.toggled.connect(lambda _on: self._apply_filter())
