@@ -147,12 +147,18 @@ def _store_result(store: CaseStore, run_id: int, result: AnalysisResult, examine
     rows = []
     for rank, f in enumerate(result.findings):
         refs = [store.artifacts.put_series(ts) for ts in f.series]
+        maps = [store.artifacts.put_map(m) for m in f.maps]
+        stored: dict[str, Any] = {}
+        if refs:
+            stored["series"] = refs
+        if maps:
+            stored["maps"] = maps
         rows.append(Finding(
             run_id=run_id, rank=rank, label=f.label, fake_likelihood=f.fake_likelihood,
             start_s=f.start_s, end_s=f.end_s, start_frame=f.start_frame, end_frame=f.end_frame,
             region=None if f.region is None else {"x": f.region.x, "y": f.region.y,
                                                    "width": f.region.width, "height": f.region.height},
-            details=json_safe(dict(f.details)), artifacts={"series": refs} if refs else {},
+            details=json_safe(dict(f.details)), artifacts=stored,
         ))
     with store.transaction() as s:
         run = repo.get_run(s, run_id)

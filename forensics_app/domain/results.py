@@ -72,6 +72,45 @@ class TimeSeries:
 
 
 @dataclass(frozen=True)
+class TimeFreqMap:
+    """A quantity over time x frequency, drawn as a translucent overlay on the spectrogram.
+
+    Used for explanation maps (what drove a detector's score) and residual heatmaps.
+
+    Attributes
+    ----------
+    name : str
+        Short identifier, e.g. ``"lcnn-gradcam"``.
+    unit : str
+        Unit of ``values`` ("relevance" for explanation maps normalised to [0, 1], "dB", ...).
+    times_s : np.ndarray
+        Shape (n_t,), centre of each column in seconds from the start of the evidence, increasing.
+    freqs_hz : np.ndarray
+        Shape (n_f,), centre of each row in Hz, increasing.
+    values : np.ndarray
+        Shape (n_f, n_t), float32; row 0 is the lowest frequency.
+    """
+
+    name: str
+    unit: str
+    times_s: np.ndarray
+    freqs_hz: np.ndarray
+    values: np.ndarray
+
+    def __post_init__(self) -> None:
+        t = np.asarray(self.times_s, dtype=np.float64).reshape(-1)
+        f = np.asarray(self.freqs_hz, dtype=np.float64).reshape(-1)
+        v = np.asarray(self.values, dtype=np.float32)
+        if v.shape != (f.size, t.size):
+            raise ValueError(f"TimeFreqMap {self.name!r}: values {v.shape} is not (freqs {f.size}, times {t.size})")
+        if not np.all(np.isfinite(v)):
+            raise ValueError(f"TimeFreqMap {self.name!r}: values are not all finite")
+        object.__setattr__(self, "times_s", t)
+        object.__setattr__(self, "freqs_hz", f)
+        object.__setattr__(self, "values", v)
+
+
+@dataclass(frozen=True)
 class Region:
     """An axis-aligned image region in pixels (x, y from the top-left corner)."""
 
@@ -105,6 +144,8 @@ class Finding:
         JSON-serialisable measurements that back the statement.
     series : tuple of TimeSeries
         Time series stored as artifacts and drawn as lanes.
+    maps : tuple of TimeFreqMap
+        Time x frequency maps stored as artifacts and drawn over the spectrogram.
     """
 
     label: str
@@ -116,6 +157,7 @@ class Finding:
     region: Region | None = None
     details: Mapping[str, Any] = field(default_factory=dict)
     series: tuple[TimeSeries, ...] = ()
+    maps: tuple[TimeFreqMap, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "fake_likelihood", fake_likelihood(self.fake_likelihood))

@@ -80,6 +80,8 @@ class FindingItem:
         ``(x, y, width, height)`` in pixels.
     series_refs : tuple of dict
         TimeSeries artifact references (load with ``store.artifacts.get_series``).
+    map_refs : tuple of dict
+        TimeFreqMap artifact references (load with ``store.artifacts.get_map``).
     """
 
     id: int
@@ -99,6 +101,7 @@ class FindingItem:
     region: tuple[int, int, int, int] | None
     details: Mapping[str, Any] = field(default_factory=dict, compare=False)
     series_refs: tuple[Mapping[str, str], ...] = field(default=(), compare=False)
+    map_refs: tuple[Mapping[str, str], ...] = field(default=(), compare=False)
 
     @property
     def is_time_localised(self) -> bool:
@@ -150,11 +153,13 @@ def _finding_item(f: Finding, run: AnalysisRun, ev_name: str, kind: str) -> Find
     if f.region:
         region = (int(f.region["x"]), int(f.region["y"]), int(f.region["width"]), int(f.region["height"]))
     refs = tuple(dict(r) for r in (f.artifacts or {}).get("series", []))
+    map_refs = tuple(dict(r) for r in (f.artifacts or {}).get("maps", []))
     return FindingItem(
         id=f.id, run_id=run.id, evidence_id=run.evidence_id, evidence_name=ev_name, media_kind=kind,
         analyzer_id=run.analyzer_id, analyzer_version=run.analyzer_version, rank=f.rank, label=f.label,
         fake_likelihood=f.fake_likelihood, start_s=f.start_s, end_s=f.end_s, start_frame=f.start_frame,
         end_frame=f.end_frame, region=region, details=dict(f.details or {}), series_refs=refs,
+        map_refs=map_refs,
     )
 
 

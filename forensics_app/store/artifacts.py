@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from forensics_app.domain.errors import IntegrityError, NotFound
-from forensics_app.domain.results import TimeSeries
+from forensics_app.domain.results import TimeFreqMap, TimeSeries
 
 
 class ArtifactStore:
@@ -80,3 +80,19 @@ class ArtifactStore:
         """Load a time series from its reference."""
         arr = self.get_array(ref["sha256"])
         return TimeSeries(name=ref["name"], unit=ref["unit"], times_s=arr[0], values=arr[1])
+
+    def put_map(self, tf_map: TimeFreqMap) -> dict[str, str]:
+        """Store a time x frequency map as three arrays; return its artifact reference."""
+        return {
+            "kind": "tfmap", "name": tf_map.name, "unit": tf_map.unit,
+            "times_sha256": self.put_array(tf_map.times_s),
+            "freqs_sha256": self.put_array(tf_map.freqs_hz),
+            "sha256": self.put_array(tf_map.values),
+        }
+
+    def get_map(self, ref: dict[str, str]) -> TimeFreqMap:
+        """Load a time x frequency map from its reference."""
+        return TimeFreqMap(
+            name=ref["name"], unit=ref["unit"], times_s=self.get_array(ref["times_sha256"]),
+            freqs_hz=self.get_array(ref["freqs_sha256"]), values=self.get_array(ref["sha256"]),
+        )

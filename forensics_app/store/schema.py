@@ -131,7 +131,8 @@ class Finding(Base):
     end_frame: Mapped[int | None] = mapped_column(Integer, default=None)
     region: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    # [{"kind": "timeseries", "name": ..., "unit": ..., "sha256": ...}, ...]
+    # {"series": [{"kind": "timeseries", "name", "unit", "sha256"}, ...],
+    #  "maps": [{"kind": "tfmap", "name", "unit", "sha256", "times_sha256", "freqs_sha256"}, ...]}
     artifacts: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
     run: Mapped[AnalysisRun] = relationship(back_populates="findings")
