@@ -475,6 +475,11 @@ def build_parser() -> argparse.ArgumentParser:
     g = sub.add_parser("gui", help="open the workstation", parents=[common])
     g.add_argument("dir", nargs="?")
     g.set_defaults(func=cmd_gui)
+
+    from forensics_app import cli_models, cli_train
+
+    cli_models.register(sub, common=common, who=who)
+    cli_train.register(sub, common=common, emit=_emit)
     return p
 
 

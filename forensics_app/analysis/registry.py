@@ -37,6 +37,8 @@ BUILTIN_MODULES = (
     "forensics_app.analysis.audio.codec_history",
     "forensics_app.analysis.audio.enf",
     "forensics_app.analysis.audio.splice",
+    "forensics_app.analysis.audio.synthetic_speech",
+    "forensics_app.analysis.audio.detector_robustness",
 )
 
 AnalyzerFunc = Callable[..., AnalysisResult]

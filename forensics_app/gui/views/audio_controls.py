@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QAction, QActionGroup
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -13,8 +14,10 @@ from PySide6.QtWidgets import (
     QMenu,
     QPushButton,
     QSizePolicy,
+    QSlider,
     QToolButton,
     QWidget,
+    QWidgetAction,
 )
 
 from forensics_app.dsp.scales import SCALES
@@ -36,9 +39,16 @@ class AudioControlsPanel(QWidget):
     playback_status, selection_label : QLabel
     lanes : QToolButton
         Menu of the finding lanes, each checkable; ``lanes_changed(shown keys)`` on a change.
+    overlays : QToolButton
+        Checkable: draws the chosen time-frequency map(s) over the spectrogram (``toggled(bool)``);
+        its menu picks the map (``overlay_chosen(key)``) and holds :attr:`overlay_opacity`.
+    overlay_opacity : QSlider
+        Overlay opacity in percent, 0 to 100 (``overlay_opacity_changed(fraction)``).
     """
 
     lanes_changed = Signal(object)
+    overlay_chosen = Signal(str)
+    overlay_opacity_changed = Signal(float)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -70,6 +80,7 @@ class AudioControlsPanel(QWidget):
         self.lanes.setToolTip("Choose the finding lanes drawn under the spectrogram")
         self.lanes.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.lanes.setMenu(QMenu(self.lanes))
+        self._build_overlay_controls()
         self.settings = QPushButton("STFT…")
         self.settings.setToolTip("Window, FFT size, hop, dB floor and range, frequency limits")
         for w in (self.play_selection, self.annotate):
@@ -86,8 +97,41 @@ class AudioControlsPanel(QWidget):
         layout.addWidget(self.selection_label, 3)
         self.channel_label = QLabel("Channel")
         for w in (self.channel_label, self.channel, QLabel("Axis"), self.scale, QLabel("Colours"),
-                  self.colormap, self.lanes, self.settings):
+                  self.colormap, self.lanes, self.overlays, self.settings):
             layout.addWidget(w)
+
+    def _build_overlay_controls(self) -> None:
+        self.overlays = QToolButton()
+        self.overlays.setText("Overlay")
+        self.overlays.setCheckable(True)
+        self.overlays.setChecked(True)
+        self.overlays.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
+        self.overlays.setToolTip("Draw a finding's time-frequency map (e.g. a detector's explanation map) over "
+                                 "the spectrogram; the arrow chooses the map and its opacity")
+        self.overlays.setMenu(QMenu(self.overlays))
+        self._overlay_group = QActionGroup(self)
+        self._overlay_group.setExclusive(True)
+        self._overlay_group.triggered.connect(lambda a: self.overlay_chosen.emit(str(a.data())))
+        self.overlay_opacity = QSlider(Qt.Orientation.Horizontal)
+        self.overlay_opacity.setRange(0, 100)
+        self.overlay_opacity.setValue(70)
+        self.overlay_opacity.setMinimumWidth(140)
+        self.overlay_opacity.setToolTip("Opacity of the overlay (%)")
+        opacity_text = QLabel("70 %")
+
+        def opacity_changed(value: int) -> None:
+            opacity_text.setText(f"{value} %")
+            self.overlay_opacity_changed.emit(value / 100)
+
+        self.overlay_opacity.valueChanged.connect(opacity_changed)
+        box = QWidget()
+        row = QHBoxLayout(box)
+        row.setContentsMargins(8, 4, 8, 4)
+        for w in (QLabel("Opacity"), self.overlay_opacity, opacity_text):
+            row.addWidget(w)
+        self._opacity_action = QWidgetAction(self)  # owned by the panel: survives menu.clear()
+        self._opacity_action.setDefaultWidget(box)
+        self.set_overlays([], None, n_maps=0)
 
     def set_channels(self, n_channels: int) -> None:
         """Offer the mix and each channel (the selector is hidden for mono)."""
@@ -139,3 +183,38 @@ class AudioControlsPanel(QWidget):
         shown = {a.text() for a in actions if a.isChecked()}
         self.lanes.setText(f"Lanes {len(shown)}/{len(actions)}")
         self.lanes_changed.emit(shown)
+
+    def set_overlays(self, keys: Sequence[str], current: str | None, *, n_maps: int | None = None) -> None:
+        """Offer these entries in the Overlay menu, ``current`` checked; no keys disables the button.
+
+        ``n_maps`` (the number of maps, default ``len(keys)``) is shown on the button.
+        """
+        menu = self.overlays.menu()
+        menu.clear()
+        for action in self._overlay_group.actions():
+            self._overlay_group.removeAction(action)
+        for key in keys:
+            action = QAction(key, menu)
+            action.setData(key)
+            action.setCheckable(True)
+            action.setChecked(key == current)
+            self._overlay_group.addAction(action)
+            menu.addAction(action)
+        if keys:
+            menu.addSeparator()
+            menu.addAction(self._opacity_action)
+        n = len(keys) if n_maps is None else n_maps
+        self.overlays.setText(f"Overlay ({n} map{'' if n == 1 else 's'})" if keys else "Overlay")
+        self.overlays.setEnabled(bool(keys))
+
+    def overlay_keys(self) -> list[str]:
+        """The maps offered in the Overlay menu."""
+        return [str(a.data()) for a in self._overlay_group.actions()]
+
+    def set_overlay_choice(self, key: str, *, on: bool = True) -> None:
+        """Check ``key`` in the menu and the button (no signals: the view already shows it)."""
+        for action in self._overlay_group.actions():
+            action.setChecked(action.data() == key)
+        self.overlays.blockSignals(True)
+        self.overlays.setChecked(on)
+        self.overlays.blockSignals(False)

@@ -32,7 +32,7 @@ from forensics_app.gui.views.audio_marks import (
     selection_items,
 )
 from forensics_app.gui.views.audio_render import AudioRenderer
-from forensics_app.gui.views.media_data import AudioOpened, Lane
+from forensics_app.gui.views.media_data import AudioOpened, Lane, MapLayer
 from forensics_app.gui.views.overlays import (
     EvidenceView,
     add_lane,
@@ -44,6 +44,7 @@ from forensics_app.gui.views.spectrogram_settings_dialog import (
     SpectrogramDisplay,
     SpectrogramSettingsDialog,
 )
+from forensics_app.gui.views.tfmap_overlay import TimeFreqOverlay
 from forensics_app.gui.workers import WorkerPool
 from forensics_app.ingest.audio_stream import AudioStream
 from forensics_app.store.artifacts import ArtifactStore
@@ -66,9 +67,12 @@ def lane_key(lane: Lane) -> str:
 class AudioView(EvidenceView):
     """Waveform on top, spectrogram below (time in s, frequency in Hz), then one lane per series.
 
-    All plots share the time axis. Shift+drag selects a time range (snapped to samples), Ctrl+drag
-    on the spectrogram a time-frequency box; a click moves the playhead; Space plays or pauses,
-    Shift+Space plays the selection, A asks to annotate it, Esc clears it.
+    All plots share the time axis. Time-frequency maps of the findings (explanation maps) are
+    drawn over the spectrogram (:class:`~forensics_app.gui.views.tfmap_overlay.TimeFreqOverlay`),
+    chosen in the Overlay menu or by showing a finding that has maps. Shift+drag selects a time
+    range (snapped to samples), Ctrl+drag on the spectrogram a time-frequency box; a click moves
+    the playhead; Space plays or pauses, Shift+Space plays the selection, A asks to annotate it,
+    Esc clears it.
 
     Parameters
     ----------
@@ -147,6 +151,9 @@ class AudioView(EvidenceView):
                                       submit=self._submit, cancel=self._pool.cancel,
                                       on_spectrogram=self._on_spectrogram)
         self.spec_image = self.renderer.overview_item
+        self.overlay = TimeFreqOverlay(self.spec_plot, opacity=self.controls.overlay_opacity.value() / 100)
+        self._maps_gen = 0
+        self._pending_map_finding: int | None = None
         self.wave_curve = self.renderer.wave_curve
         self.playhead: list[pg.InfiniteLine] = []
         for plot in (self.wave_plot, self.spec_plot):
@@ -168,6 +175,9 @@ class AudioView(EvidenceView):
         c.scale.currentTextChanged.connect(lambda kind: self._change_display(scale=kind))
         c.colormap.currentTextChanged.connect(lambda name: self._change_display(colormap=name))
         c.channel.currentIndexChanged.connect(lambda i: self._change_display(channel=c.channel.itemData(i)))
+        c.overlays.toggled.connect(self.overlay.set_enabled)
+        c.overlay_chosen.connect(self.overlay.choose)
+        c.overlay_opacity_changed.connect(self.overlay.set_opacity)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -227,6 +237,7 @@ class AudioView(EvidenceView):
             self.wave_plot.setXRange(0.0, dur, padding=0)
         self._set_playback_source()
         self.renderer.attach(stream, self.display)
+        self._place_overlay()
         self._draw_annotations()
 
     def _on_spectrogram(self, image: SpectrogramImage) -> None:
@@ -262,6 +273,7 @@ class AudioView(EvidenceView):
         if "channel" in changes:
             self._set_playback_source()
         self.renderer.set_display(self.display)
+        self._place_overlay()
         self._draw_annotations()
 
     def set_display(self, display: SpectrogramDisplay) -> None:
@@ -281,6 +293,7 @@ class AudioView(EvidenceView):
         if channel_changed:
             self._set_playback_source()
         self.renderer.set_display(display)
+        self._place_overlay()
         self._draw_annotations()
 
     def edit_settings(self) -> None:
@@ -418,6 +431,7 @@ class AudioView(EvidenceView):
         self.findings = tuple(f for f in findings if ev_id is None or f.evidence_id == ev_id)
         self._draw_ranges()
         self._load_lanes()
+        self._load_maps()
 
     def _on_lanes(self, lanes: tuple[Lane, ...]) -> None:
         self._all_lanes = tuple(lanes)
@@ -472,8 +486,55 @@ class AudioView(EvidenceView):
             self.wave_plot.addItem(label)
             self._range_items.append((self.wave_plot, label))
 
+    # ------------------------------------------------------------------ overlays
+
+    def _load_maps(self) -> None:
+        """Load the findings' time-frequency maps off the GUI thread, then offer them as overlays."""
+        self._maps_gen += 1
+        gen = self._maps_gen
+        with_maps = [(f.id, f.analyzer_id, f.start_s, f.end_s, f.map_refs) for f in self.findings if f.map_refs]
+        if not with_maps:
+            self._on_maps(gen, ())
+            return
+        artifacts = self._artifacts
+
+        def job(progress: ProgressToken) -> tuple[MapLayer, ...]:
+            return media_data.load_maps(artifacts, with_maps)
+
+        self._submit("maps", job, lambda layers: self._on_maps(gen, layers))
+
+    def _on_maps(self, gen: int, layers: tuple[MapLayer, ...]) -> None:
+        if gen != self._maps_gen:
+            return  # findings changed while loading
+        self.overlay.set_layers(layers)
+        self.controls.set_overlays(self.overlay.keys(), self.overlay.choice, n_maps=len(layers))
+        pending, self._pending_map_finding = self._pending_map_finding, None
+        if pending is not None:
+            self._show_finding_map(pending)
+
+    def _place_overlay(self) -> None:
+        """Put the maps on the spectrogram's current frequency axis (linear, log or mel)."""
+        scale = self.renderer.scale
+        self.overlay.set_axis(None if scale is None or scale.kind == "linear" else self.renderer.hz_to_y)
+
+    def _show_finding_map(self, finding_id: int) -> None:
+        key = self.overlay.key_of_finding(finding_id)
+        if key is None:
+            return
+        self.overlay.choose(key)
+        self.overlay.set_enabled(True)
+        self.controls.set_overlay_choice(key, on=True)
+
     def show_finding(self, finding: FindingItem) -> None:
-        """Zoom the time axis to a finding's range (with margins) and put the playhead at its start."""
+        """Zoom the time axis to a finding's range (with margins) and put the playhead at its start.
+
+        A finding with time-frequency maps also shows its maps as the overlay.
+        """
+        if finding.map_refs:
+            if self.overlay.key_of_finding(finding.id) is None:
+                self._pending_map_finding = finding.id  # its maps are still loading
+            else:
+                self._show_finding_map(finding.id)
         if finding.start_s is None:
             return
         start = finding.start_s
@@ -532,7 +593,7 @@ class AudioView(EvidenceView):
             hz = max(self.renderer.y_to_hz(y), 0.0)
             level = self.renderer.level_at(x, hz)
             db = "" if level is None else f" · {level:.1f} dBFS"
-            return f"{head} · f = {hz:.0f} Hz{db}"
+            return f"{head} · f = {hz:.0f} Hz{db}{self.overlay.readout(x, hz)}"
         if kind == "wave":
             return f"{head} · amplitude {y:+.3f} FS"
         return f"{head} · value {y:.4g}"

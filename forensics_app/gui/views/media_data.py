@@ -16,7 +16,7 @@ import numpy as np
 
 from forensics_app.domain.jobs import ProgressToken
 from forensics_app.domain.media import VideoSource
-from forensics_app.domain.results import TimeSeries
+from forensics_app.domain.results import TimeFreqMap, TimeSeries
 from forensics_app.dsp.envelope import waveform_envelope
 from forensics_app.dsp.scales import FrequencyScale
 from forensics_app.dsp.spectrogram import SpectrogramEngine, SpectrogramImage, settings_for
@@ -80,6 +80,32 @@ class Lane:
     finding_id: int
     title: str
     series: TimeSeries
+
+
+@dataclass(frozen=True)
+class MapLayer:
+    """One time x frequency map of a finding, drawn as an overlay on the spectrogram.
+
+    Attributes
+    ----------
+    finding_id : int
+        The finding that stored the map.
+    analyzer_id : str
+        The analyzer of that finding.
+    key : str
+        Its name in the Overlay menu, ``"analyzer · map name · 1.20–2.40 s"`` (unique in a view).
+    start_s, end_s : float
+        The finding's time range (s), or the map's own extent when the finding has none.
+    tf_map : TimeFreqMap
+        The map (absolute times in s, frequencies in Hz).
+    """
+
+    finding_id: int
+    analyzer_id: str
+    key: str
+    start_s: float
+    end_s: float
+    tf_map: TimeFreqMap
 
 
 @dataclass(frozen=True)
@@ -149,6 +175,35 @@ def load_lanes(artifacts: ArtifactStore, findings: Iterable[tuple[int, str, Sequ
             unit = f" ({ts.unit})" if ts.unit else ""
             lanes.append(Lane(finding_id, f"{prefix}{ts.name}{unit}", ts))
     return tuple(lanes)
+
+
+def load_maps(artifacts: ArtifactStore,
+              findings: Iterable[tuple[int, str, float | None, float | None, Sequence[Mapping[str, str]]]]
+              ) -> tuple[MapLayer, ...]:
+    """Load every TimeFreqMap artifact of some findings.
+
+    Parameters
+    ----------
+    artifacts : ArtifactStore
+        The case's artifact store (reads are hash-checked).
+    findings : iterable of (finding_id, analyzer_id, start_s, end_s, map_refs)
+        Each finding's time range (s, or None) and map references.
+    """
+    layers: list[MapLayer] = []
+    seen: set[str] = set()
+    for finding_id, analyzer_id, start_s, end_s, refs in findings:
+        for ref in refs:
+            tf_map = artifacts.get_map(dict(ref))
+            t = tf_map.times_s
+            a = float(start_s) if start_s is not None else float(t[0]) if t.size else 0.0
+            b = float(end_s) if end_s is not None else float(t[-1]) if t.size else a
+            key = f"{analyzer_id} · {tf_map.name} · {a:.2f}–{b:.2f} s"
+            if key in seen:
+                key = f"{key} (finding {finding_id})"
+            seen.add(key)
+            layers.append(MapLayer(finding_id=finding_id, analyzer_id=analyzer_id, key=key, start_s=a, end_s=b,
+                                   tf_map=tf_map))
+    return tuple(layers)
 
 
 def load_image(path: Path) -> np.ndarray:

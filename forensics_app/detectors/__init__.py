@@ -1,0 +1,1 @@
+"""Synthetic-speech detectors: model catalog, windowed scoring and explanation maps."""

@@ -1,0 +1,225 @@
+"""A loaded speech detector: a catalogued model's net, its calibration and its window schedule.
+
+:func:`load_detector` resolves a model id in the catalog (shipped or imported), verifies the
+weights' SHA-256, loads them without executing pickled code, builds the registered architecture
+and puts it on the compute device. :class:`Detector` then scores any recording with the one
+windowed scoring routine (:mod:`forensics_app.detectors.windows`), turns raw scores into
+calibrated log-likelihood ratios and FakeLikelihoods, and draws explanation maps of windows.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from math import gcd
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy.signal import resample_poly
+
+from forensics_app.detectors import catalog
+from forensics_app.detectors.windows import WindowScores, file_score, score_windows
+from forensics_app.domain.errors import AnalyzerError
+from forensics_app.domain.jobs import Progress
+from forensics_app.domain.results import TimeFreqMap
+from forensics_app.settings import compute_device
+
+#: The task of models that this module loads.
+TASK = "speech-detection"
+
+
+def to_rate(wave: np.ndarray, *, rate: int, target: int) -> np.ndarray:
+    """Resample mono audio to ``target`` Hz with a polyphase filter.
+
+    Parameters
+    ----------
+    wave : np.ndarray
+        Shape (n,), float.
+    rate, target : int
+        Source and target sample rates in Hz.
+
+    Returns
+    -------
+    np.ndarray
+        Shape (round(n * target / rate),), float32.
+    """
+    wave = np.asarray(wave, dtype=np.float32).reshape(-1)
+    if rate == target:
+        return wave
+    g = gcd(int(rate), int(target))
+    return resample_poly(wave, target // g, rate // g).astype(np.float32)
+
+
+@dataclass
+class Detector:
+    """A speech detector ready to score.
+
+    Attributes
+    ----------
+    entry : catalog.ModelEntry
+        The catalogue entry (id, SHA-256, card, calibration, bands, validation figures).
+    net : torch.nn.Module
+        The network in eval mode on ``device``.
+    device : str
+        ``"cpu"`` or ``"cuda"``.
+    """
+
+    entry: catalog.ModelEntry
+    net: Any
+    device: str
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()  # one forward pass at a time per loaded net
+
+    @property
+    def sample_rate(self) -> int:
+        """The rate (Hz) the net expects."""
+        return int(self.entry.sample_rate)
+
+    @property
+    def window_s(self) -> float:
+        """Window length (s)."""
+        return float(self.entry.input_length_s)
+
+    @property
+    def hop_s(self) -> float:
+        """Window hop (s)."""
+        return float(self.entry.hop_s)
+
+    def score_wave(self, wave: np.ndarray, *, rate: int, progress: Progress | None = None,
+                   hop_s: float | None = None) -> WindowScores:
+        """Raw fake scores of every window of a mono recording.
+
+        Parameters
+        ----------
+        wave : np.ndarray
+            Shape (n,), float, at ``rate`` Hz.
+        rate : int
+            Sample rate (Hz); the audio is resampled to :attr:`sample_rate` first.
+        progress : Progress, optional
+            Reports fractions and is checked between batches.
+        hop_s : float, optional
+            Window hop (s); default the model's.
+
+        Returns
+        -------
+        WindowScores
+            Window start/end times (s) and raw scores (natural-log odds, higher = more synthetic).
+        """
+        x = to_rate(wave, rate=rate, target=self.sample_rate)
+        with self._lock:
+            return score_windows(self.net, x, rate=self.sample_rate, window_s=self.window_s,
+                                 hop_s=self.hop_s if hop_s is None else float(hop_s),
+                                 device=self.device, progress=progress)
+
+    def score_file(self, path: Path) -> float:
+        """The file-level raw fake score of an audio file (mean of its window scores).
+
+        Parameters
+        ----------
+        path : Path
+            Any audio file the workstation decodes (channels are averaged).
+        """
+        from forensics_app.ingest.decode import decode_audio
+
+        clip = decode_audio(Path(path))
+        return file_score(self.score_wave(clip.mono(), rate=clip.rate))
+
+    def llr(self, raw: np.ndarray | float) -> np.ndarray:
+        """Calibrated natural-log likelihood ratios (synthetic vs bona fide) of raw scores.
+
+        Raises
+        ------
+        AnalyzerError
+            When the model has no calibration.
+        """
+        cal = self.entry.calibration
+        if cal is None:
+            raise AnalyzerError(f"model {self.entry.id} has no calibration: its scores cannot be "
+                                "turned into likelihood ratios")
+        return np.asarray(cal.llr(np.asarray(raw, dtype=np.float64)), dtype=np.float64)
+
+    def explain(self, wave: np.ndarray, *, rate: int, start_s: float, name: str) -> tuple[TimeFreqMap, str]:
+        """The explanation map of the window starting at ``start_s``.
+
+        Parameters
+        ----------
+        wave : np.ndarray
+            The whole recording, shape (n,), at ``rate`` Hz.
+        rate : int
+            Sample rate (Hz).
+        start_s : float
+            Window start (s) in the recording.
+        name : str
+            Name of the map.
+
+        Returns
+        -------
+        TimeFreqMap
+            Relevance in [0, 1] over absolute time (s) and frequency (Hz).
+        str
+            The explanation method (e.g. integrated gradients).
+        """
+        from forensics_app.detectors.explain import explain
+
+        a = int(round(start_s * rate))
+        b = a + int(round(self.window_s * rate))
+        seg = np.asarray(wave[max(a, 0):b], dtype=np.float32)
+        x = to_rate(seg, rate=rate, target=self.sample_rate)
+        n = int(round(self.window_s * self.sample_rate))
+        if x.size < n:
+            x = np.pad(x, (0, n - x.size))
+        with self._lock:
+            ex = explain(self.net, self.entry.architecture, x[:n], rate=self.sample_rate)
+        return TimeFreqMap(name=name, unit="relevance", times_s=ex.times_s + start_s,
+                           freqs_hz=ex.freqs_hz, values=ex.values), ex.method
+
+
+_CACHE: dict[tuple[str, str, str], Detector] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def available_detectors() -> list[catalog.ModelEntry]:
+    """Every catalogued speech-detection model (shipped first, then imported)."""
+    return catalog.all_models(task=TASK)
+
+
+def load_detector(model_id: str, *, device: str | None = None) -> Detector:
+    """Load a catalogued detector (cached per model, hash and device).
+
+    Parameters
+    ----------
+    model_id : str
+        A model id from :func:`available_detectors`.
+    device : str, optional
+        ``"cpu"`` or ``"cuda"``; default :func:`forensics_app.settings.compute_device`.
+
+    Raises
+    ------
+    NotFound
+        Unknown model id.
+    IntegrityError
+        The weights file does not match the catalogued SHA-256.
+    """
+    entry = catalog.get_model(model_id)
+    if entry.task != TASK:
+        raise AnalyzerError(f"model {model_id} is a {entry.task} model, not a speech detector")
+    dev = device or compute_device()
+    key = (entry.id, entry.sha256, dev)
+    with _CACHE_LOCK:
+        cached = _CACHE.get(key)
+        if cached is not None:
+            return cached
+    from forensics_app.detectors.weights import load_state_dict
+    from forensics_app.nets.registry import build
+
+    state = load_state_dict(entry.weights_path, expected_sha256=entry.sha256)
+    net = build(entry.architecture, entry.config)
+    net.load_state_dict(state, strict=True)
+    net.eval()
+    net.to(dev)
+    det = Detector(entry=entry, net=net, device=dev)
+    with _CACHE_LOCK:
+        _CACHE.setdefault(key, det)
+    return _CACHE[key]
