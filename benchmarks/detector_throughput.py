@@ -1,21 +1,27 @@
 """Benchmark: speed of the speech-detector nets, scoring a recording in overlapping windows.
 
     python benchmarks/detector_throughput.py [--seconds 60] [--batch 16] [--repeat 3]
-                                             [--nets lcnn,aasist-small,aasist-l,aasist]
+                                             [--nets lcnn,aasist-tiny,aasist-l,aasist]
                                              [--device cpu|cuda] [--training]
 
-Signal: ``--seconds`` of 16 kHz noise plus a tone, float32, in memory, cut into windows of
-2 s every 0.5 s (``lcnn``, ``aasist-small``: the configs for our own training) or of 64600
-samples (4.04 s) every 0.5 s (``aasist``, ``aasist-l``: the official configs), scored in
-batches of ``--batch`` windows with randomly initialised weights (speed does not depend on
-the values) in eval mode under ``torch.inference_mode``, features included.
+Nets (``--nets``, comma separated): ``lcnn`` (LFCC-LCNN, default config), ``aasist-tiny`` (the
+AASIST config recommended for our own CPU training: AASIST-L graph settings, encoder channels
+8/8/16/16), ``aasist-small`` (channels 16/16/24/24), ``aasist-l-2s`` and ``aasist-2s`` (the
+official AASIST-L / AASIST configs on 2 s windows) use 2 s windows every 0.5 s; ``aasist-l``
+and ``aasist`` (the official configs as released) use 64600-sample (4.04 s) windows every 0.5 s.
+
+Signal: ``--seconds`` of 16 kHz noise plus a tone, float32, in memory, cut into those windows
+and scored in batches of ``--batch`` windows with randomly initialised weights (speed does not
+depend on the values) in eval mode under ``torch.inference_mode``, features included.
 
 Baseline named in the same run: ``torch.stft`` (512-point FFT, 20 ms Hann window, 10 ms hop)
 of the same windows in the same batches, on the same device. Printed per net: the time to
-score the recording, the real-time factor (recording seconds / scoring seconds) and the ratio
-net time / STFT time. With ``--training``: also the time of one forward + backward pass of a
-batch of 16 windows of 2 s in training mode (the cost of one optimisation step). Best of
-``--repeat``; it does not assert: machines vary.
+score the recording, the real-time factor (recording seconds / scoring seconds), the ratio
+net time / STFT time, and the time of one forward pass of a batch of 8 windows. With
+``--training``: also the time of one optimisation step (forward + backward + Adam) on a batch
+of 16 windows of 2 s in training mode. Best of ``--repeat``; it does not assert: machines
+vary. On a machine shared with other jobs, ``torch.set_num_threads(1)`` (``--threads 1``)
+gives steadier figures.
 """
 
 from __future__ import annotations
@@ -35,11 +41,14 @@ HOP_S = 0.5
 AASIST_L = {"filts": [70, [1, 32], [32, 32], [32, 24], [24, 24]], "gat_dims": [24, 32],
             "pool_ratios": [0.4, 0.5, 0.7, 0.5], "temperatures": [2.0, 2.0, 100.0, 100.0]}
 AASIST_SMALL = {**AASIST_L, "nb_samp": 32000, "filts": [70, [1, 16], [16, 16], [16, 24], [24, 24]]}
+AASIST_TINY = {**AASIST_L, "nb_samp": 32000, "filts": [70, [1, 8], [8, 8], [8, 16], [16, 16]]}
 NETS = {  # name: (architecture, config, window in samples)
     "lcnn": ("lfcc_lcnn", {}, 32000),
+    "aasist-tiny": ("aasist", AASIST_TINY, 32000),
     "aasist-small": ("aasist", AASIST_SMALL, 32000),
     "aasist-l-2s": ("aasist", AASIST_L, 32000),
     "aasist-l": ("aasist", AASIST_L, 64600),
+    "aasist-2s": ("aasist", {}, 32000),
     "aasist": ("aasist", {}, 64600),
 }
 
@@ -118,11 +127,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seconds", type=float, default=60.0)
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--repeat", type=int, default=3)
-    p.add_argument("--nets", default="lcnn,aasist-small,aasist-l,aasist")
+    p.add_argument("--nets", default="lcnn,aasist-tiny,aasist-l,aasist")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     p.add_argument("--device", default=None)
     p.add_argument("--training", action="store_true")
     args = p.parse_args(argv)
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     device = torch.device(args.device or compute_device())
     rng = np.random.default_rng(0)
     t = np.arange(int(args.seconds * RATE)) / RATE

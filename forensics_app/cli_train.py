@@ -48,11 +48,15 @@ class DetectorPreset:
 #: The shipped detectors (``--model`` names).
 PRESETS: dict[str, DetectorPreset] = {
     "lcnn": DetectorPreset(model_id="lfcc-lcnn-v1", architecture="lfcc_lcnn", window_s=2.0, hop_s=0.5,
-                           minutes=8.0, lofo_minutes=4.0),
+                           minutes=10.0, lofo_minutes=3.0),
+    # AASIST with the official AASIST-L layout but narrow residual blocks (8/8/16/16 channels),
+    # on 2 s windows: about 5.5 s per training step of 16 windows on one CPU thread, where
+    # AASIST-L dims take 18 s (benchmarks/detector_throughput.py). Scored every 1 s: AASIST is
+    # about 20x slower than LFCC-LCNN.
     "aasist": DetectorPreset(
-        model_id="aasist-l-2s-v1", architecture="aasist", window_s=2.0, hop_s=0.5, minutes=25.0,
-        lofo_minutes=6.0, batch_size=16, lr=5e-4,
-        config={"nb_samp": 32000, "first_conv": 128, "filts": [70, [1, 32], [32, 32], [32, 24], [24, 24]],
+        model_id="aasist-tiny-2s-v1", architecture="aasist", window_s=2.0, hop_s=1.0, minutes=20.0,
+        lofo_minutes=0.0, batch_size=16, lr=5e-4,
+        config={"nb_samp": 32000, "first_conv": 128, "filts": [70, [1, 8], [8, 8], [8, 16], [16, 16]],
                 "gat_dims": [24, 32], "pool_ratios": [0.4, 0.5, 0.7, 0.5],
                 "temperatures": [2.0, 2.0, 100.0, 100.0]}),
 }
@@ -102,12 +106,20 @@ def ensure_dataset(args: argparse.Namespace) -> Path:
                          progress=_progress("data"))
 
 
+def _threads(args: argparse.Namespace) -> None:
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(int(args.threads))
+
+
 def cmd_train_vocoder(args: argparse.Namespace, emit: Callable[[argparse.Namespace, Any, Callable[[], str]], None]) -> int:
     from forensics_app.detectors.catalog import write_shipped_entry
     from forensics_app.detectors.weights import sha256_file
     from forensics_app.training.vocoder_card import vocoder_card
     from forensics_app.training.vocoder_train import train_vocoder
 
+    _threads(args)
     out = _models_dir(args) / f"{VOCODER_ID}.pt"
     result = train_vocoder(data_dir=Path(args.data), out_weights=out, seed=args.seed, minutes=args.minutes,
                            device=args.device, progress=_progress("vocoder"), log=_log)
@@ -128,6 +140,7 @@ def cmd_train_vocoder(args: argparse.Namespace, emit: Callable[[argparse.Namespa
 def cmd_train_detector(args: argparse.Namespace, emit: Callable[[argparse.Namespace, Any, Callable[[], str]], None]) -> int:
     from forensics_app.training.develop import develop_model
 
+    _threads(args)
     preset = PRESETS[args.model]
     manifest = Path(args.dataset) if args.dataset else ensure_dataset(args)
     details = develop_model(
@@ -145,9 +158,11 @@ def cmd_train_detector(args: argparse.Namespace, emit: Callable[[argparse.Namesp
 def cmd_train_calibrate_imported(args: argparse.Namespace, emit: Callable[[argparse.Namespace, Any, Callable[[], str]], None]) -> int:
     from forensics_app.training.third_party import calibrate_imported
 
+    _threads(args)
     manifest = Path(args.dataset) if args.dataset else ensure_dataset(args)
     details = calibrate_imported(model_id=args.model, manifest=manifest, out_dir=_models_dir(args) / "third_party",
-                                 device=args.device, progress=_progress(args.model), log=_log)
+                                 device=args.device, progress=_progress(args.model), log=_log,
+                                 max_speakers=args.max_speakers)
     emit(args, details, lambda: json.dumps(details.get("validation", {}), indent=2))
     return 0
 
@@ -162,6 +177,7 @@ def register(sub: Any, *, common: argparse.ArgumentParser,
     shared.add_argument("--seed", type=int, default=0)
     shared.add_argument("--device", choices=["cpu", "cuda"], help="default: CUDA when available")
     shared.add_argument("--models-dir", help="where weights, details and cards go (default: models/)")
+    shared.add_argument("--threads", type=int, help="torch CPU threads (1 when the cores are shared)")
     data = argparse.ArgumentParser(add_help=False)
     data.add_argument("--work", help="generated data set folder (default: in the user data folder)")
     data.add_argument("--dataset", help="an existing data set manifest.csv (skip generation)")
@@ -181,4 +197,6 @@ def register(sub: Any, *, common: argparse.ArgumentParser,
     c = tsub.add_parser("calibrate-imported", help="calibrate and validate imported third-party weights "
                         "on the generated data", parents=[common, shared, data])
     c.add_argument("--model", required=True, help="an imported model id, e.g. aasist-official")
+    c.add_argument("--max-speakers", type=int, help="score at most this many speakers per split "
+                   "(third-party nets can be slow on a CPU)")
     c.set_defaults(func=lambda a: cmd_train_calibrate_imported(a, emit))

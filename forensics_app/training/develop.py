@@ -11,7 +11,9 @@ JSON, the model card and the catalogue entry. Every figure in the outputs is mea
 
 from __future__ import annotations
 
+import re
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -45,6 +47,38 @@ SLOW_RUN_S = 15.0
 SCORE_BATCH = 32
 
 Row = Mapping[str, str]
+
+#: Condition of items whose channel is the identity.
+CLEAN = "clean"
+#: Condition of every item whose channel is not the identity.
+DEGRADED = "degraded"
+#: A channel condition needs this many bona fide validation items to be named a failure mode.
+MIN_CONDITION_ITEMS = 5
+
+
+def channel_conditions(channel: str) -> list[str]:
+    """The conditions a manifest ``channel`` name belongs to.
+
+    Channel names chain step labels with ``+`` (``"reverb-0.4s+pinknoise-25dB+mp3-64k"``); each
+    random chain is nearly unique, so figures are reported per *condition*: ``"clean"``, or
+    ``"degraded"`` plus the kind of every step (the label's leading word, noise colours
+    merged: ``["degraded", "reverb", "noise", "mp3"]``).
+    """
+    if channel == CLEAN:
+        return [CLEAN]
+    kinds = []
+    for step in re.split(r"\+(?=[a-z])", channel):  # "gain+3dB" is one step
+        m = re.match(r"[a-z][a-z0-9]*", step)
+        kind = m.group(0) if m else step
+        kind = "noise" if kind.endswith("noise") else kind
+        if kind not in kinds:
+            kinds.append(kind)
+    return [DEGRADED, *kinds]
+
+
+def _condition_order(names: set[str]) -> list[str]:
+    head = [c for c in (CLEAN, DEGRADED) if c in names]
+    return head + sorted(names - {CLEAN, DEGRADED})
 
 
 def _sub(progress: Progress | None, start: float, span: float) -> Progress | None:
@@ -112,7 +146,10 @@ def _band_shares(llr: np.ndarray, bands: cal_mod.Bands) -> dict[str, float | Non
 
 def validation_figures(rows: Sequence[Row], raw: np.ndarray, llr: np.ndarray,
                        bands: cal_mod.Bands) -> dict[str, Any]:
-    """Validation figures: per generator (paired first), overall, per channel.
+    """Validation figures: per generator (paired first), overall, per channel condition.
+
+    Channel figures are per condition (:func:`channel_conditions`): an item counts in every
+    condition its channel chain contains.
 
     Parameters
     ----------
@@ -125,25 +162,29 @@ def validation_figures(rows: Sequence[Row], raw: np.ndarray, llr: np.ndarray,
     """
     is_bona = np.array([r["label"] == "bonafide" for r in rows])
     bona_idx = np.flatnonzero(is_bona)
-    channels = sorted({r["channel"] for r in rows})
+    spoof_idx = np.flatnonzero(~is_bona)
+    cond_of = [channel_conditions(r["channel"]) for r in rows]
+    conditions = _condition_order({c for cs in cond_of for c in cs})
+
+    def in_condition(idx: Sequence[int], cond: str) -> list[int]:
+        return [int(i) for i in idx if cond in cond_of[i]]
+
     generators = sorted({(r["family"], r["generator"]) for r in rows if r["label"] == "spoof"})
     per_generator = []
     for family, gen in generators:
-        g_idx = [i for i, r in enumerate(rows) if r["label"] == "spoof" and r["generator"] == gen]
-        per_channel = {}
-        for ch in channels:
-            cb = [i for i in bona_idx if rows[i]["channel"] == ch]
-            cs = [i for i in g_idx if rows[i]["channel"] == ch]
+        g_idx = [i for i in spoof_idx if rows[i]["generator"] == gen]
+        per_condition = {}
+        for cond in conditions:
+            cb, cs = in_condition(bona_idx, cond), in_condition(g_idx, cond)
             if cb and cs:
-                per_channel[ch] = _eer(raw[cb], raw[cs])["eer"]
+                per_condition[cond] = _eer(raw[cb], raw[cs])["eer"]
         per_generator.append({
             "generator": gen, "family": family,
             "paired": paired_figures(rows, raw, g_idx),
             **_eer(raw[bona_idx], raw[g_idx]),
             "verdicts": _band_shares(llr[g_idx], bands),
-            "eer_per_channel": per_channel,
+            "eer_per_channel": per_condition,
         })
-    spoof_idx = np.flatnonzero(~is_bona)
     overall = {
         **_eer(raw[bona_idx], raw[spoof_idx]),
         "paired": paired_figures(rows, raw, spoof_idx),
@@ -153,10 +194,10 @@ def validation_figures(rows: Sequence[Row], raw: np.ndarray, llr: np.ndarray,
         "verdicts_spoof": _band_shares(llr[spoof_idx], bands),
     }
     per_channel_all = []
-    for ch in channels:
-        cb = [i for i in bona_idx if rows[i]["channel"] == ch]
-        cs = [i for i in spoof_idx if rows[i]["channel"] == ch]
-        per_channel_all.append({"channel": ch, **_eer(raw[cb], raw[cs])})
+    for cond in conditions:
+        cb, cs = in_condition(bona_idx, cond), in_condition(spoof_idx, cond)
+        per_channel_all.append({"channel": cond, **_eer(raw[cb], raw[cs]),
+                                "paired": paired_figures(rows, raw, cs)})
     return {"per_generator": per_generator, "overall": overall, "per_channel": per_channel_all,
             "n_speakers": len({r["speaker"] for r in rows})}
 
@@ -181,7 +222,9 @@ def dataset_summary(manifest: Path, rows: Sequence[Row]) -> dict[str, Any]:
         "speakers": {s: len(v) for s, v in sorted(speakers.items())},
         "generators": [{"id": g, "family": f}
                        for g, f in sorted(families.items(), key=lambda x: (x[1], x[0]))],
-        "channels": sorted({r["channel"] for r in rows}),
+        "channels": dict(Counter(c for r in rows for c in channel_conditions(r["channel"]))
+                         .most_common()),
+        "distinct_channels": len({r["channel"] for r in rows}),
     }
 
 
@@ -190,8 +233,9 @@ def training_data_text(summary: Mapping[str, Any]) -> str:
     gens = ", ".join(f"{g['id']} ({g['family']})" for g in summary["generators"])
     n_train = summary["speakers"].get("train", 0)
     return (f"LibriSpeech-derived bona fide speech of {n_train} train speakers and its spoofed "
-            f"counterparts made by this project's generators: {gens}; channels: "
-            f"{', '.join(summary['channels'])}; manifest sha256 {summary['manifest_sha256'][:16]}…")
+            f"counterparts made by this project's generators: {gens}; "
+            f"{summary['distinct_channels']} channel chains ({', '.join(summary['channels'])}); "
+            f"manifest sha256 {summary['manifest_sha256'][:16]}…")
 
 
 # --- throughput ----------------------------------------------------------------------------------
@@ -305,6 +349,12 @@ def _pct(x: float | None) -> str:
     return "n/a" if x is None else f"{100 * x:.1f} %"
 
 
+def _condition_phrase(c: Mapping[str, Any]) -> str:
+    what = {CLEAN: "clean items", DEGRADED: "items passed through any channel"}.get(
+        c["channel"], f"items whose channel includes {c['channel']}")
+    return f"{what} ({c['n_bonafide']} bona fide, {c['n_spoof']} spoofs)"
+
+
 def derive_limits(details: Mapping[str, Any]) -> list[str]:
     """Plain-language known failure modes derived from the measured figures."""
     val = details["validation"]
@@ -327,13 +377,15 @@ def derive_limits(details: Mapping[str, Any]) -> list[str]:
         if share > 0:
             limits.append(f"{_pct(share)} of validation {missed['generator']} spoofs fell in the "
                           f"'supports bona fide' band.")
-    chans = [c for c in val["per_channel"] if c["eer"] is not None]
+    chans = [c for c in val["per_channel"]
+             if c["eer"] is not None and c["n_bonafide"] >= MIN_CONDITION_ITEMS]
     if len(chans) > 1:
         worst_c = max(chans, key=lambda c: c["eer"])
         best_c = min(chans, key=lambda c: c["eer"])
         if worst_c["eer"] > best_c["eer"]:
-            limits.append(f"Channel matters: EER {_pct(worst_c['eer'])} on '{worst_c['channel']}' "
-                          f"against {_pct(best_c['eer'])} on '{best_c['channel']}'.")
+            limits.append(
+                f"Channel matters: EER {_pct(worst_c['eer'])} on {_condition_phrase(worst_c)} "
+                f"against {_pct(best_c['eer'])} on {_condition_phrase(best_c)}.")
     for fam in details["lofo"].get("families", []):
         if fam.get("skipped") or fam.get("eer") is None:
             continue
@@ -436,6 +488,10 @@ def develop_model(
     log(f"training {model_id} ({architecture}) for up to {minutes:g} min on {device}")
     model = train_detector(rows=by_split["train"], root=root, minutes=minutes, device=device,
                            progress=_sub(progress, 0.0, 0.45), log=log, **train_kwargs)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    weights = out_dir / f"{model_id}.pt"
+    torch.save(model.state_dict, weights)  # now: the slow steps below cannot lose the training
+    log(f"weights saved to {weights}")
 
     log("scoring the calibration and validation speakers")
     cal_rows, val_rows = by_split["calibration"], by_split["validation"]
@@ -458,9 +514,6 @@ def develop_model(
     throughput = throughput_figures(model.net, window_s=window_s, hop_s=hop_s, device=device)
     model.net.to("cpu")
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    weights = out_dir / f"{model_id}.pt"
-    torch.save(model.state_dict, weights)
     summary = dataset_summary(manifest, rows)
     details: dict[str, Any] = {
         "id": model_id, "task": TASK, "architecture": architecture,

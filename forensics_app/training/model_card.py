@@ -39,7 +39,9 @@ def _data_section(d: Mapping[str, Any]) -> list[str]:
         f"Data set manifest `{ds['manifest']}`, SHA-256 `{ds['manifest_sha256']}`. Speakers are "
         "disjoint between the splits. Recordings per generator and split:", "",
         *_table(["generator", "family", *splits], rows),
-        f"Channels (each item passed through one): {', '.join(ds['channels'])}.", "",
+        f"Each item passed through one of {ds['distinct_channels']} channel chains; items per "
+        "channel condition (an item counts in every condition of its chain): "
+        + ", ".join(f"{k} {v}" for k, v in ds["channels"].items()) + ".", "",
     ]
 
 
@@ -53,9 +55,9 @@ def _validation_section(d: Mapping[str, Any]) -> list[str]:
         rows.append([g["generator"], g["family"], p["n_pairs"], _pct(p["eer"]),
                      _pct(p["pairwise_error"]), _pct(g["eer"]), g["n_spoof"],
                      _pct(v["supports_synthetic"]), _pct(v["supports_bonafide"])])
-    chans = [[c["channel"], _pct(c["eer"]), c["n_bonafide"], c["n_spoof"]]
-             for c in val["per_channel"]]
-    names = sorted({ch for g in val["per_generator"] for ch in g["eer_per_channel"]})
+    chans = [[c["channel"], _pct(c["paired"]["eer"]), _pct(c["paired"]["pairwise_error"]),
+              _pct(c["eer"]), c["n_bonafide"], c["n_spoof"]] for c in val["per_channel"]]
+    names = [c["channel"] for c in val["per_channel"]]
     matrix = [[g["generator"], *(_pct(g["eer_per_channel"].get(ch)) for ch in names)]
               for g in val["per_generator"]]
     return [
@@ -74,9 +76,12 @@ def _validation_section(d: Mapping[str, Any]) -> list[str]:
         f"Overall: EER {_pct(ov['eer'])}, paired EER {_pct(ov['paired']['eer'])}, pairwise error "
         f"{_pct(ov['paired']['pairwise_error'])}, Cllr {_num(ov['cllr'])} bits, min Cllr "
         f"{_num(ov['min_cllr'])} bits.", "",
-        "### Per channel", "",
-        *_table(["channel", "EER", "bona fide", "spoofs"], chans),
-        "EER per generator and channel:", "",
+        "### Per channel condition", "",
+        "'clean' = no channel; 'degraded' = any channel; the other rows hold the items whose "
+        "channel chain includes that step (codec, resampling, band limit, noise, reverb, gain).", "",
+        *_table(["condition", "paired EER", "pairwise error", "pooled EER", "bona fide", "spoofs"],
+                chans),
+        "Pooled EER per generator and channel condition:", "",
         *_table(["generator", *names], matrix),
     ]
 

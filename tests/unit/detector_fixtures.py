@@ -72,7 +72,7 @@ def install_tiny_detector(models_dir: Path, *, model_id: str = "tiny-lcnn", seed
             "max_error": 0.01, "n_bona": 100, "n_spoof": 100, "bona_fide_called_synthetic": 0.0,
             "spoof_called_bona_fide": 0.0, "inconclusive_bona_fide": 0.05, "inconclusive_spoof": 0.05,
             "collapsed_to_eer": False}},
-        "validation": {"eer": 0.0},
+        "validation": {"overall": {"eer": 0.0, "paired": {"eer": 0.0}}, "per_generator": [], "n_speakers": 2},
         "limits": ["test detector: knows only a 3 kHz whistle"],
     }
     catalog.write_shipped_entry({

@@ -64,6 +64,10 @@ def test_localises_the_synthetic_span_and_explains_it(catalogued: Path, tmp_path
     result = _analyse(_questioned(tmp_path), models="tiny-lcnn")
     verdict, per_model, *segments = result.findings
     assert verdict.label.startswith("Synthetic speech verdict")
+    # 3 s of whistle in 11 s of babble: the file as a whole need not look synthetic, but the
+    # verdict names the segment that does.
+    assert verdict.details["segments_supporting_synthetic"]
+    assert "segment(s) supports synthetic" in verdict.label or verdict.details["band"] == "supports synthetic"
     lane = verdict.series[0]
     assert lane.name == "tiny-lcnn" and lane.unit == "FakeLikelihood"
     silent = lane.times_s < 0.5
@@ -89,7 +93,7 @@ def test_two_detectors_side_by_side_are_fused(catalogued: Path, tmp_path: Path) 
     verdict = result.findings[0]
     assert [s.name for s in verdict.series] == ["tiny-lcnn", "tiny-lcnn-b", "fused"]
     llrs = list(verdict.details["per_model"].values())
-    assert verdict.details["llr"] == pytest.approx(np.mean(llrs))
+    assert verdict.details["llr"] == pytest.approx(np.mean(llrs), abs=1e-3)
     assert {m["id"] for m in result.summary["models"]} == {"tiny-lcnn", "tiny-lcnn-b"}
     segs = [f for f in result.findings if f.label.startswith("Suspicious segment")]
     assert segs and all(not f.maps for f in segs)

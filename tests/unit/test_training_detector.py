@@ -24,7 +24,7 @@ from forensics_app.domain.errors import Cancelled, ForensicsError
 from forensics_app.domain.jobs import ProgressToken
 from forensics_app.training import metrics
 from forensics_app.training.detector_train import train_detector
-from forensics_app.training.develop import score_rows
+from forensics_app.training.develop import channel_conditions, score_rows
 
 RATE = 16000
 HEADER = ["path", "label", "speaker", "split", "utterance", "generator", "family", "channel",
@@ -63,11 +63,11 @@ def make_dataset(root: Path, *, seconds: float = 1.2, seed: int = 0) -> Path:
     for i, split in enumerate(SPLIT_OF):
         speaker = f"{100 + i}"
         utt = f"{speaker}-1-0001"
-        channel = "clean" if i % 2 == 0 else "noisy"
+        channel = "clean" if i % 2 == 0 else "noise-30dB"
         n = int(rng.uniform(0.8, 1.2) * seconds * RATE)
         bona, phase = _bonafide(rng, n)
         items = {"bonafide": bona, "buzz": _buzz(phase), "band": _band(bona)}
-        extra = 0.02 * rng.standard_normal(n) if channel == "noisy" else 0.0
+        extra = 0.02 * rng.standard_normal(n) if channel != "clean" else 0.0
         for gen, wave in items.items():
             rel = f"audio/{split}/{gen}/{utt}_{channel}.wav"
             write_wav(root / rel, _peak(wave + extra), RATE)
@@ -167,9 +167,10 @@ def test_develop_model_end_to_end(dataset: Path, tmp_path: Path,
         assert g["n_bonafide"] == 3 and g["n_spoof"] == 3
         assert g["paired"]["n_pairs"] == 3
         assert 0.0 <= g["paired"]["pairwise_error"] <= 1.0 and 0.0 <= g["eer"] <= 1.0
-        assert set(g["eer_per_channel"]) == {"clean", "noisy"}
+        assert set(g["eer_per_channel"]) == {"clean", "degraded", "noise"}
     assert val["overall"]["eer"] < 0.3 and 0.0 <= val["overall"]["min_cllr"] <= 1.0
-    assert {c["channel"] for c in val["per_channel"]} == {"clean", "noisy"}
+    assert [c["channel"] for c in val["per_channel"]] == ["clean", "degraded", "noise"]
+    assert [c["n_bonafide"] for c in val["per_channel"]] == [2, 1, 1]
     assert details["calibration"]["a"] > 0 and details["calibration"]["n_bonafide"] == 3
     assert details["bands"]["t_low"] <= details["bands"]["t_high"]
     assert details["bands"]["rates"]["n_bona"] == 3
@@ -233,3 +234,13 @@ def test_develop_records_skipped_lofo(dataset: Path, tmp_path: Path,
     assert details["lofo"]["skipped"] and "lofo_minutes" in details["lofo"]["reason"]
     assert any("not measured" in x for x in details["limits"])
     assert "Not run" in (out / "tiny-nolofo.md").read_text(encoding="utf-8")
+
+
+def test_channel_conditions() -> None:
+    assert channel_conditions("clean") == ["clean"]
+    assert channel_conditions("reverb-0.43s+pinknoise-25dB+noise-5dB+lowpass-7k+opus-12k") == [
+        "degraded", "reverb", "noise", "lowpass", "opus"]
+    assert channel_conditions("gain+3dB") == ["degraded", "gain"]
+    assert channel_conditions("mp3-64k+gain+3dB") == ["degraded", "mp3", "gain"]
+    assert channel_conditions("band-300-3400Hz+resample-11.025k+mp3-64k") == [
+        "degraded", "band", "resample", "mp3"]

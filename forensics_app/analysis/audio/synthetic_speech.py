@@ -6,6 +6,8 @@ the compute device. Raw scores become natural-log likelihood ratios (synthetic v
 each model's calibration, fitted on speakers it was not trained on; FakeLikelihood = sigmoid(LLR),
 the posterior at equal priors.
 
+* The hop is each model's own (``hop_s`` in its manifest entry: 0.5 s for LFCC-LCNN, 1 s for
+  the project's AASIST, half a window for the official AASIST files) unless ``hop_s`` is set.
 * Windows that hold no speech energy (RMS below ``silence_dbfs`` or more than 40 dB under the
   recording's loud level) are not scored: detectors trained on speech say nothing reliable about
   silence. Their lane values are gaps.
@@ -29,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from forensics_app.analysis.registry import Param, analyzer
+from forensics_app.detectors.summary import validation_summary
 from forensics_app.domain.errors import AnalyzerError
 from forensics_app.domain.jobs import Progress
 from forensics_app.domain.media import AudioClip, MediaKind
@@ -41,7 +44,7 @@ BANDS = ("supports synthetic", "inconclusive", "supports bona fide")
 
 PARAMS = [
     Param("models", "all", "Detector model ids, comma-separated, or 'all' (every installed detector)"),
-    Param("hop_s", 0.5, "Window hop (s); the window length is each model's own", 0.05, 10.0),
+    Param("hop_s", 0.0, "Window hop (s); 0 = each model's own (its manifest hop_s)", 0.0, 10.0),
     Param("top_segments", 3, "Suspicious segments to report and explain", 0, 20),
     Param("explain", True, "Compute explanation maps for the suspicious segments"),
     Param("silence_dbfs", -55.0, "Windows quieter than this RMS (dBFS) are not scored", -120.0, 0.0),
@@ -117,7 +120,7 @@ def _thresholds(det: Detector) -> tuple[float, float]:
     return float(bands.t_low), float(bands.t_high)
 
 
-def score_model(det: Detector, wave: np.ndarray, rate: int, *, hop_s: float, silence_dbfs: float,
+def score_model(det: Detector, wave: np.ndarray, rate: int, *, hop_s: float | None, silence_dbfs: float,
                 progress: Progress) -> ModelScores:
     """Score one recording with one detector (window LLRs, file LLR and band)."""
     ws = det.score_wave(wave, rate=rate, hop_s=hop_s, progress=progress)
@@ -185,7 +188,7 @@ def model_summary(det: Detector) -> dict[str, Any]:
         "window_s": e.input_length_s, "hop_s": e.hop_s, "licence": e.licence,
         "training_data": e.training_data, "score_polarity": e.score_polarity,
         "calibration": details.get("calibration"), "bands": details.get("bands"),
-        "validation": details.get("validation", {}), "limits": list(details.get("limits", [])),
+        "validation": validation_summary(details), "limits": list(details.get("limits", [])),
         "card": str(e.card_path.name) if e.card_path else None,
     }
 
@@ -213,7 +216,7 @@ def synthetic_speech(media: AudioClip, *, params: Mapping[str, Any], progress: P
     for k, mid in enumerate(ids):
         progress.report(k / (n + 1), f"scoring with {mid}")
         det = load_detector(mid)
-        scores.append(score_model(det, wave, rate, hop_s=float(params["hop_s"]),
+        scores.append(score_model(det, wave, rate, hop_s=float(params["hop_s"]) or None,
                                   silence_dbfs=float(params["silence_dbfs"]),
                                   progress=progress.sub(k / (n + 1), 0.8 / (n + 1))))
     progress.check()
@@ -226,13 +229,17 @@ def synthetic_speech(media: AudioClip, *, params: Mapping[str, Any], progress: P
     lanes = tuple(_lane(s.detector.entry.id, s.centres_s, s.llr) for s in scores)
     lanes += (_lane("fused", centres, fused),) if n > 1 else ()
     per_model = {s.detector.entry.id: round(s.file_llr, 4) for s in scores}
+    runs = segments(starts, ends, fused, top=int(params["top_segments"]))
+    strong = [r for r in runs if fused[r[2]] >= t_high]
+    local = (f"; {len(strong)} segment(s) {BANDS[0]}" if strong and fused_band != BANDS[0] else "")
     findings = [Finding(
-        label=f"Synthetic speech verdict: {fused_band} (LLR {fused_file:+.2f})",
+        label=f"Synthetic speech verdict: {fused_band} (LLR {fused_file:+.2f}){local}",
         fake_likelihood=float(sigmoid(fused_file)),
         details={"band": fused_band, "llr": fused_file, "per_model": per_model,
                  "thresholds": {"t_low": t_low, "t_high": t_high},
                  "fusion": "mean of calibrated LLRs" if n > 1 else "single model",
-                 "scored_windows": int(np.isfinite(fused).sum()), "windows": int(fused.size)},
+                 "scored_windows": int(np.isfinite(fused).sum()), "windows": int(fused.size),
+                 "segments_supporting_synthetic": [[a, b] for a, b, _ in strong]},
         series=lanes,
     )]
     for s in scores:
@@ -246,7 +253,6 @@ def synthetic_speech(media: AudioClip, *, params: Mapping[str, Any], progress: P
                      "window_s": s.detector.window_s, "padded": s.padded,
                      "scored_windows": int(np.isfinite(s.llr).sum())},
         ))
-    runs = segments(starts, ends, fused, top=int(params["top_segments"]))
     for r, (a, b, peak) in enumerate(runs):
         progress.report((n + r / max(len(runs), 1)) / (n + 1), f"explaining segment {r + 1}")
         progress.check()
@@ -279,6 +285,6 @@ def synthetic_speech(media: AudioClip, *, params: Mapping[str, Any], progress: P
         "fusion": {"method": "mean of calibrated LLRs (not validated separately)" if n > 1 else "single model",
                    "bands": {"t_low": t_low, "t_high": t_high}},
         "device": scores[0].detector.device,
-        "hop_s": float(params["hop_s"]),
+        "hop_s": {s.detector.entry.id: float(params["hop_s"]) or s.detector.hop_s for s in scores},
     }
     return AnalysisResult(findings=tuple(findings), summary=summary)
