@@ -130,6 +130,20 @@ class JobActions:
         if dialog.exec() == AnalyzersDialog.DialogCode.Accepted and dialog.chosen_ids():
             w.run_analyses([e.id for e in items], dialog.chosen_ids(), dialog.chosen_params())
 
+    def rescore_selection(self) -> list[str]:
+        """Analysis ▸ Re-score selection under re-encoding: robustness of the detectors' verdicts on
+        the audio view's selection (the whole recording when nothing is selected)."""
+        w = self.window
+        evidence, view = w.viewer.evidence, w.viewer.current_view
+        if w.store is None or evidence is None or evidence.kind != "audio":
+            w.notify("Show an audio evidence item (and select a span) first.", level="warning",
+                     title="Re-score selection")
+            return []
+        sel = getattr(view, "selection", None)
+        params = {"start_s": sel.start_s, "end_s": sel.end_s} if sel is not None else {}
+        return self.run_analyses([evidence.id], ["audio.detector_robustness"],
+                                 {"audio.detector_robustness": params})
+
     def run_analyses(self, evidence_ids: Sequence[int], analyzer_ids: Sequence[str],
                      params: Mapping[str, Mapping[str, Any]] | None = None) -> list[str]:
         """Queue each analyzer on each evidence item of a kind it examines, and run them in the background.

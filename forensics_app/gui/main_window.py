@@ -173,6 +173,9 @@ class MainWindow(QMainWindow):
         analysis_menu = bar.addMenu("&Analysis")
         self.run_action = self._action(analysis_menu, "&Run analyses…", self.run_analyses_dialog,
                                        "Ctrl+Shift+A", "Run analyzers on the selected evidence")
+        self.rescore_action = self._action(
+            analysis_menu, "Re-score &selection under re-encoding", self.job_actions.rescore_selection,
+            "Ctrl+Shift+R", "Re-score the selected span after MP3/AAC/Opus, 8 kHz and noise: is the verdict stable?")
         self.verify_action = self._action(analysis_menu, "&Verify integrity", self.verify_integrity,
                                           "Ctrl+Shift+V", "Re-hash every stored copy and check the audit trail")
         annotations_menu = bar.addMenu("A&nnotations")

@@ -414,6 +414,41 @@ def derive_limits(details: Mapping[str, Any]) -> list[str]:
     return limits
 
 
+def calibrate_and_validate(cal_rows: Sequence[Row], cal_raw: np.ndarray, val_rows: Sequence[Row],
+                           val_raw: np.ndarray, *, fitted_on: str
+                           ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """Fit the calibration on the calibration rows, then bands and figures on the validation rows.
+
+    Parameters
+    ----------
+    cal_rows, val_rows : sequence of dict
+        Manifest rows of the calibration and validation speakers.
+    cal_raw, val_raw : numpy.ndarray
+        Their raw file scores, shape (len(rows),).
+    fitted_on : str
+        What the calibration was fitted on (recorded).
+
+    Returns
+    -------
+    calibration, bands, validation : dict
+        Details entries: calibration {a, b, fitted_on, counts, cllr, min_cllr}, bands (thresholds
+        and their validation rates) and :func:`validation_figures`.
+    """
+    cal_bona = np.array([r["label"] == "bonafide" for r in cal_rows])
+    val_bona = np.array([r["label"] == "bonafide" for r in val_rows])
+    calibration = cal_mod.fit_calibration(cal_raw[cal_bona], cal_raw[~cal_bona])
+    cal_llr, val_llr = calibration.llr(cal_raw), calibration.llr(val_raw)
+    bands = cal_mod.choose_bands(val_llr[val_bona], val_llr[~val_bona], max_error=BAND_MAX_ERROR)
+    return (
+        {**calibration.as_dict(), "fitted_on": fitted_on,
+         "n_bonafide": int(cal_bona.sum()), "n_spoof": int((~cal_bona).sum()),
+         "cllr": float(metrics.cllr(cal_llr[cal_bona], cal_llr[~cal_bona])),
+         "min_cllr": float(metrics.min_cllr(cal_llr[cal_bona], cal_llr[~cal_bona]))},
+        {**bands.as_dict(), "chosen_on": "validation speakers"},
+        validation_figures(val_rows, val_raw, val_llr, bands),
+    )
+
+
 # --- the whole run -------------------------------------------------------------------------------
 
 
@@ -499,12 +534,8 @@ def develop_model(
                          progress=_sub(progress, 0.45, 0.05))
     val_raw = score_rows(model.net, val_rows, root, window_s=window_s, hop_s=hop_s, device=device,
                          progress=_sub(progress, 0.50, 0.05))
-    cal_bona = np.array([r["label"] == "bonafide" for r in cal_rows])
-    val_bona = np.array([r["label"] == "bonafide" for r in val_rows])
-    calibration = cal_mod.fit_calibration(cal_raw[cal_bona], cal_raw[~cal_bona])
-    cal_llr, val_llr = calibration.llr(cal_raw), calibration.llr(val_raw)
-    bands = cal_mod.choose_bands(val_llr[val_bona], val_llr[~val_bona], max_error=BAND_MAX_ERROR)
-    validation = validation_figures(val_rows, val_raw, val_llr, bands)
+    calibration, bands, validation = calibrate_and_validate(cal_rows, cal_raw, val_rows, val_raw,
+                                                            fitted_on="calibration speakers")
 
     lofo = leave_one_family_out(rows=by_split["train"], root=root, validation=val_rows,
                                 main_figures=validation, train_kwargs=train_kwargs,
@@ -521,11 +552,8 @@ def develop_model(
         "input": {"sample_rate": RATE, "window_s": window_s, "hop_s": hop_s,
                   "file_score": "mean of the window raw scores"},
         "score_polarity": SCORE_POLARITY,
-        "calibration": {**calibration.as_dict(), "fitted_on": "calibration speakers",
-                        "n_bonafide": int(cal_bona.sum()), "n_spoof": int((~cal_bona).sum()),
-                        "cllr": float(metrics.cllr(cal_llr[cal_bona], cal_llr[~cal_bona])),
-                        "min_cllr": float(metrics.min_cllr(cal_llr[cal_bona], cal_llr[~cal_bona]))},
-        "bands": {**bands.as_dict(), "chosen_on": "validation speakers"},
+        "calibration": calibration,
+        "bands": bands,
         "validation": validation,
         "lofo": lofo,
         "throughput": throughput,

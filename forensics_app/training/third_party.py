@@ -13,21 +13,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from forensics_app.detectors import catalog, known_weights
 from forensics_app.domain.errors import ForensicsError
 from forensics_app.domain.jobs import Progress
-from forensics_app.training import calibration as cal_mod
-from forensics_app.training import metrics
 from forensics_app.training.dataset import read_manifest
 from forensics_app.training.detector_train import resolve_device
 from forensics_app.training.develop import (
-    BAND_MAX_ERROR,
+    calibrate_and_validate,
     dataset_summary,
     score_rows,
     throughput_figures,
-    validation_figures,
 )
 
 
@@ -85,23 +80,16 @@ def calibrate_imported(*, model_id: str, manifest: Path, out_dir: Path, device: 
                          progress=None if progress is None else progress.sub(0.0, 0.5))
     val_raw = score_rows(net, val_rows, root, window_s=window_s, hop_s=hop_s, device=dev,
                          progress=None if progress is None else progress.sub(0.5, 0.45))
-    cal_bona = np.array([r["label"] == "bonafide" for r in cal_rows])
-    val_bona = np.array([r["label"] == "bonafide" for r in val_rows])
-    calibration = cal_mod.fit_calibration(cal_raw[cal_bona], cal_raw[~cal_bona])
-    cal_llr, val_llr = calibration.llr(cal_raw), calibration.llr(val_raw)
-    bands = cal_mod.choose_bands(val_llr[val_bona], val_llr[~val_bona], max_error=BAND_MAX_ERROR)
-    validation = validation_figures(val_rows, val_raw, val_llr, bands)
+    calibration, bands, validation = calibrate_and_validate(
+        cal_rows, cal_raw, val_rows, val_raw, fitted_on="calibration speakers of this project's data")
     throughput = throughput_figures(net, window_s=window_s, hop_s=hop_s, device=dev)
     overall = validation["overall"]
     details: dict[str, Any] = {
         "id": model_id,
         "input": {"sample_rate": entry.sample_rate, "window_s": window_s, "hop_s": hop_s,
                   "file_score": "mean of the window raw scores"},
-        "calibration": {**calibration.as_dict(), "fitted_on": "calibration speakers of this project's data",
-                        "n_bonafide": int(cal_bona.sum()), "n_spoof": int((~cal_bona).sum()),
-                        "cllr": float(metrics.cllr(cal_llr[cal_bona], cal_llr[~cal_bona])),
-                        "min_cllr": float(metrics.min_cllr(cal_llr[cal_bona], cal_llr[~cal_bona]))},
-        "bands": {**bands.as_dict(), "chosen_on": "validation speakers"},
+        "calibration": calibration,
+        "bands": bands,
         "validation": validation,
         "lofo": {"skipped": True, "reason": "third-party weights are not retrained by this project"},
         "throughput": throughput,

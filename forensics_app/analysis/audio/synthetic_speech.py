@@ -76,19 +76,27 @@ class ModelScores:
 
 
 def select_models(spec: str) -> list[str]:
-    """Model ids named by the ``models`` parameter (``"all"`` = every installed detector)."""
+    """Model ids named by the ``models`` parameter (``"all"`` = every calibrated installed detector)."""
     from forensics_app.detectors.detector import available_detectors
 
-    installed = [e.id for e in available_detectors()]
-    if not installed:
+    entries = available_detectors()
+    installed = [e.id for e in entries]
+    ready = [e.id for e in entries if e.calibration is not None and e.bands is not None]
+    if not ready:
         raise AnalyzerError("no speech detector is installed: the shipped models are missing from "
-                            "models/ and none has been imported (forensics-app models import FILE)")
+                            "models/ and none has been imported and calibrated "
+                            "(forensics-app models import FILE; forensics-app train calibrate-imported)")
     if spec.strip().lower() in {"", "all"}:
-        return installed
+        return ready
     wanted = [s.strip() for s in spec.split(",") if s.strip()]
     unknown = [w for w in wanted if w not in installed]
     if unknown:
         raise AnalyzerError(f"unknown detector(s) {unknown}; installed: {installed}")
+    uncalibrated = [w for w in wanted if w not in ready]
+    if uncalibrated:
+        raise AnalyzerError(f"detector(s) {uncalibrated} have no calibration on validation data yet, so "
+                            "their scores cannot be stated as likelihood ratios; run "
+                            "forensics-app train calibrate-imported --model ID first")
     return wanted
 
 
