@@ -25,6 +25,7 @@ from scipy.signal import ShortTimeFFT
 from scipy.signal.windows import hann
 
 from forensics_app.domain.results import TimeFreqMap
+from forensics_app.dsp.grids import centre_edges
 from forensics_app.ingest.decode import decode_audio
 from forensics_app.report.figures import DPI, FIG_WIDTH_IN, RunSeries, _store
 from forensics_app.report.model import EvidenceItem, FigureItem, FindingItem
@@ -53,18 +54,6 @@ def overlay_cmap(n: int = 256) -> ListedColormap:
         0.9 * x ** 0.6,
     ])
     return ListedColormap(rgba, name="overlay")
-
-
-def centre_edges(centres: np.ndarray, *, floor: float | None = None) -> np.ndarray:
-    """Cell edges, shape (n + 1,), halfway between increasing centres, shape (n,)."""
-    c = np.asarray(centres, dtype=np.float64)
-    if c.size == 1:
-        half = max(abs(float(c[0])) * 0.005, 5e-4)
-        edges = np.array([c[0] - half, c[0] + half])
-    else:
-        mid = 0.5 * (c[1:] + c[:-1])
-        edges = np.concatenate([[2 * c[0] - mid[0]], mid, [2 * c[-1] - mid[-1]]])
-    return edges if floor is None else np.maximum(edges, floor)
 
 
 def map_figures_for_evidence(

@@ -23,6 +23,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QRectF
 
 from forensics_app.domain.results import TimeFreqMap
+from forensics_app.dsp.grids import centre_edges
 from forensics_app.gui.views.media_data import MapLayer
 
 OVERLAY_Z = -5
@@ -59,24 +60,6 @@ def map_levels(tf_map: TimeFreqMap) -> tuple[float, float]:
         return 0.0, 1.0
     lo, hi = float(np.min(tf_map.values)), float(np.max(tf_map.values))
     return (lo, hi) if hi > lo else (lo, lo + 1.0)
-
-
-def centre_edges(centres: np.ndarray, *, floor: float | None = None) -> np.ndarray:
-    """Cell edges, shape (n + 1,), of increasing cell centres, shape (n,) (halfway between them).
-
-    A single centre gets a cell of width 1 % of its value (at least 1e-3). ``floor`` clips the
-    lowest edge (0 Hz for frequencies).
-    """
-    c = np.asarray(centres, dtype=np.float64)
-    if c.size == 1:
-        half = max(abs(float(c[0])) * 0.005, 5e-4)
-        edges = np.array([c[0] - half, c[0] + half])
-    else:
-        mid = 0.5 * (c[1:] + c[:-1])
-        edges = np.concatenate([[2 * c[0] - mid[0]], mid, [2 * c[-1] - mid[-1]]])
-    if floor is not None:
-        edges = np.maximum(edges, floor)
-    return edges
 
 
 def _uniform(edges: np.ndarray) -> bool:
