@@ -126,8 +126,32 @@ class Detector:
         clip = decode_audio(Path(path))
         return file_score(self.score_wave(clip.mono(), rate=clip.rate))
 
-    def llr(self, raw: np.ndarray | float) -> np.ndarray:
+    @property
+    def llr_bounds(self) -> tuple[float, float]:
+        """The strongest LLRs the validation data can support, ``(low, high)``.
+
+        A likelihood ratio of 1000 claims that bona fide speech scores this high less than once in
+        a thousand trials; a validation set of 60 bona fide recordings cannot show that. Stated LLRs
+        are therefore limited to ``ln(n_bonafide)`` in favour of synthetic and ``-ln(n_spoof)`` in
+        favour of bona fide, the counts of the validation items behind the verdict bands (5 when the
+        model does not record them).
+        """
+        rates = getattr(self.entry.bands, "rates", None)
+        n_bona = getattr(rates, "n_bona", 0) or 0
+        n_spoof = getattr(rates, "n_spoof", 0) or 0
+        hi = float(np.log(n_bona)) if n_bona > 1 else 5.0
+        lo = -float(np.log(n_spoof)) if n_spoof > 1 else -5.0
+        return lo, hi
+
+    def llr(self, raw: np.ndarray | float, *, bounded: bool = True) -> np.ndarray:
         """Calibrated natural-log likelihood ratios (synthetic vs bona fide) of raw scores.
+
+        Parameters
+        ----------
+        raw : array_like
+            Raw scores.
+        bounded : bool
+            Limit the LLRs to :attr:`llr_bounds` (what the validation data supports).
 
         Raises
         ------
@@ -138,7 +162,8 @@ class Detector:
         if cal is None:
             raise AnalyzerError(f"model {self.entry.id} has no calibration: its scores cannot be "
                                 "turned into likelihood ratios")
-        return np.asarray(cal.llr(np.asarray(raw, dtype=np.float64)), dtype=np.float64)
+        out = np.asarray(cal.llr(np.asarray(raw, dtype=np.float64)), dtype=np.float64)
+        return np.clip(out, *self.llr_bounds) if bounded else out
 
     def explain(self, wave: np.ndarray, *, rate: int, start_s: float, name: str) -> tuple[TimeFreqMap, str]:
         """The explanation map of the window starting at ``start_s``.

@@ -85,6 +85,11 @@ def test_localises_the_synthetic_span_and_explains_it(catalogued: Path, tmp_path
     peak_hz = tf_map.freqs_hz[int(np.argmax(profile))]
     assert abs(peak_hz - TONE_HZ) < 600, f"explanation peaks at {peak_hz:.0f} Hz, not near the whistle"
     assert per_model.details["model_id"] == "tiny-lcnn" and len(per_model.details["model_sha256"]) == 64
+    # 100 bona fide and 100 spoofed validation items cannot support an LR beyond 100 either way
+    lo, hi = per_model.details["llr_bounds"]
+    assert (lo, hi) == pytest.approx((-np.log(100), np.log(100)))
+    assert np.nanmax(lane.values) <= 1 / (1 + np.exp(-hi)) + 1e-9
+    assert lo <= per_model.details["llr"] <= hi
     assert result.summary["models"][0]["limits"] == ["test detector: knows only a 3 kHz whistle"]
 
 

@@ -11,6 +11,9 @@ the posterior at equal priors.
 * Windows that hold no speech energy (RMS below ``silence_dbfs`` or more than 40 dB under the
   recording's loud level) are not scored: detectors trained on speech say nothing reliable about
   silence. Their lane values are gaps.
+* LLRs are limited to what the validation data can support: at most ln(number of bona fide
+  validation recordings) for synthetic and -ln(number of spoofed ones) for bona fide (about +-4
+  to 6); the unbounded value is kept in the finding's details.
 * File verdict per model: the mean raw score over the scored windows, calibrated, placed in the
   model's three bands (supports synthetic / inconclusive / supports bona fide) whose thresholds and
   error rates were measured on validation speakers.
@@ -66,6 +69,7 @@ class ModelScores:
     ends_s: np.ndarray
     llr: np.ndarray  # NaN where the window was not scored (silence)
     file_llr: float
+    unbounded_llr: float
     band: str
     padded: bool
 
@@ -138,9 +142,10 @@ def score_model(det: Detector, wave: np.ndarray, rate: int, *, hop_s: float | No
         raise AnalyzerError("the recording holds no window with speech-level energy "
                             f"(every window is below {silence_dbfs:.0f} dBFS RMS): nothing to score")
     file_llr = float(det.llr(float(np.mean(ws.raw[mask]))))
+    unbounded = float(det.llr(float(np.mean(ws.raw[mask])), bounded=False))
     t_low, t_high = _thresholds(det)
     return ModelScores(detector=det, starts_s=ws.starts_s, ends_s=ws.ends_s,
-                       llr=np.where(mask, llr, np.nan), file_llr=file_llr,
+                       llr=np.where(mask, llr, np.nan), file_llr=file_llr, unbounded_llr=unbounded,
                        band=band_of(file_llr, t_low, t_high), padded=bool(ws.padded))
 
 
@@ -256,6 +261,7 @@ def synthetic_speech(media: AudioClip, *, params: Mapping[str, Any], progress: P
         findings.append(Finding(
             label=f"{e.id}: {s.band} (LLR {s.file_llr:+.2f})", fake_likelihood=float(sigmoid(s.file_llr)),
             details={"model_id": e.id, "model_sha256": e.sha256, "llr": s.file_llr, "band": s.band,
+                     "llr_bounds": list(s.detector.llr_bounds), "llr_before_bounds": s.unbounded_llr,
                      "thresholds": {"t_low": lo, "t_high": hi},
                      "band_error_rates": (e.details.get("bands") or {}).get("rates", {}),
                      "window_s": s.detector.window_s, "padded": s.padded,
