@@ -76,6 +76,8 @@ def detector_robustness(media: AudioClip, *, params: Mapping[str, Any], progress
     if b - a < 0.5:
         raise AnalyzerError(f"segment {a:.2f}-{b:.2f} s is shorter than 0.5 s")
     wave = np.asarray(media.mono()[int(a * rate):int(b * rate)], dtype=np.float32)
+    whole = a == 0.0 and b >= duration - 1e-6
+    span: dict[str, float | None] = {"start_s": None, "end_s": None} if whole else {"start_s": a, "end_s": b}
     conditions = _conditions(int(params["seed"]))
     findings: list[Finding] = []
     table: dict[str, dict[str, Any]] = {}
@@ -101,8 +103,8 @@ def detector_robustness(media: AudioClip, *, params: Mapping[str, Any], progress
         findings.append(Finding(
             label=(f"{mid}: verdict '{original}' {'stable' if stable else 'NOT stable'} under re-encoding "
                    f"({len(kept)} of {len(rows)} conditions keep it; LLR spread {spread:.2f})"),
-            fake_likelihood=float(sigmoid(rows["original"]["llr"])), start_s=a, end_s=b,
-            details={"model_id": mid, "model_sha256": det.entry.sha256, "conditions": rows,
+            fake_likelihood=float(sigmoid(rows["original"]["llr"])), **span,
+            details={"model_id": mid, "model_sha256": det.entry.sha256, "conditions": rows, "segment_s": [a, b],
                      "stable": stable, "llr_spread": spread,
                      "changed": [n for n in rows if n not in kept]},
         ))
@@ -112,8 +114,8 @@ def detector_robustness(media: AudioClip, *, params: Mapping[str, Any], progress
             findings.append(Finding(
                 label=f"{mid} after {name}: {r['band']} (LLR {r['llr']:+.2f}, "
                       f"{r['llr'] - rows['original']['llr']:+.2f} vs original)",
-                fake_likelihood=float(sigmoid(r["llr"])), start_s=a, end_s=b,
-                details={"model_id": mid, "condition": name, **r,
+                fake_likelihood=float(sigmoid(r["llr"])),
+                details={"model_id": mid, "condition": name, **r, "segment_s": [a, b],
                          "delta_llr": r["llr"] - rows["original"]["llr"]},
             ))
     progress.report(1.0, "done")

@@ -478,7 +478,7 @@ class AudioView(EvidenceView):
                 continue
             end = f.end_s if f.end_s is not None else f.start_s
             for plot in plots:
-                item = shaded_range(f.start_s, end, f)
+                item = shaded_range(f.start_s, end, f, fill=plot is not self.spec_plot)
                 plot.addItem(item)
                 self._range_items.append((plot, item))
             label = range_label(f.start_s, f)

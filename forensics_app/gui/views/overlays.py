@@ -51,9 +51,10 @@ def configure_plot(plot: pg.PlotItem, *, y_label: str, y_units: str | None = Non
     plot.hideButtons()
 
 
-def shaded_range(start: float, end: float, f: FindingItem) -> pg.LinearRegionItem:
-    """A non-movable shaded x range for a finding (in the plot's x units)."""
-    color = finding_color(f.fake_likelihood, 60)
+def shaded_range(start: float, end: float, f: FindingItem, *, fill: bool = True) -> pg.LinearRegionItem:
+    """A non-movable shaded x range for a finding (in the plot's x units); edges only without ``fill``
+    (over a spectrogram, where stacked shading would hide the picture)."""
+    color = finding_color(f.fake_likelihood, 60 if fill else 0)
     edge = finding_color(f.fake_likelihood, 200)
     item = pg.LinearRegionItem(values=(start, max(end, start)), movable=False, brush=color,
                                pen=pg.mkPen(edge, width=1))
