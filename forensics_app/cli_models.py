@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from forensics_app import cli as base
+from forensics_app.detectors.summary import validation_summary
 from forensics_app.training.calibration import Bands, Calibration
 
 __all__ = ["register", "Scorer", "load_scorer", "cmd_models_list", "cmd_models_import", "cmd_eval"]
@@ -83,9 +84,15 @@ def cmd_models_list(args: argparse.Namespace) -> int:
             for k in catalog.importable()]
 
     def text() -> str:
-        rows = [f"{'id':<22} {'task':<17} {'source':<9} {'architecture':<12} calibrated  input"]
-        rows += [f"{c['id']:<22} {c['task']:<17} {c['source']:<9} {c['architecture']:<12} "
-                 f"{'yes' if c['calibration'] else 'no':<11} {_input_text(c)}" for c in cards]
+        rows = [f"{'id':<22} {'task':<17} {'source':<9} {'architecture':<12} calibrated  "
+                f"{'EER':>7} {'paired':>7}  input"]
+        for c in cards:
+            v = validation_summary(c) if c["validation"] else {}
+            rows.append(f"{c['id']:<22} {c['task']:<17} {c['source']:<9} {c['architecture']:<12} "
+                        f"{'yes' if c['calibration'] else 'no':<11} {_pct(v.get('eer')):>7} "
+                        f"{_pct(v.get('paired_eer')):>7}  {_input_text(c)}")
+            if c["task"] == "speech-detection":
+                rows.append(f"{'':<22} polarity: {c['score_polarity']}")
         if not cards:
             rows.append("(no models)")
         if todo:

@@ -50,9 +50,9 @@ PRESETS: dict[str, DetectorPreset] = {
     "lcnn": DetectorPreset(model_id="lfcc-lcnn-v1", architecture="lfcc_lcnn", window_s=2.0, hop_s=0.5,
                            minutes=10.0, lofo_minutes=3.0),
     # AASIST with the official AASIST-L layout but narrow residual blocks (8/8/16/16 channels),
-    # on 2 s windows: about 5.5 s per training step of 16 windows on one CPU thread, where
-    # AASIST-L dims take 18 s (benchmarks/detector_throughput.py). Scored every 1 s: AASIST is
-    # about 20x slower than LFCC-LCNN.
+    # on 2 s windows: about 5.5 s per training step of 16 windows on one idle CPU thread (AASIST-L
+    # dims: 18 s; benchmarks/detector_throughput.py). On the 2-core development CPU, 20 minutes gave
+    # 132 steps and no convergence: train it on a GPU (used automatically when present).
     "aasist": DetectorPreset(
         model_id="aasist-tiny-2s-v1", architecture="aasist", window_s=2.0, hop_s=1.0, minutes=20.0,
         lofo_minutes=0.0, batch_size=16, lr=5e-4,
