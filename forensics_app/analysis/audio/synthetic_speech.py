@@ -6,8 +6,8 @@ the compute device. Raw scores become natural-log likelihood ratios (synthetic v
 each model's calibration, fitted on speakers it was not trained on; FakeLikelihood = sigmoid(LLR),
 the posterior at equal priors.
 
-* The hop is each model's own (``hop_s`` in its manifest entry: 0.5 s for LFCC-LCNN, 1 s for
-  the project's AASIST, half a window for the official AASIST files) unless ``hop_s`` is set.
+* The hop is each model's own (``hop_s`` in its manifest entry: 0.5 s for LFCC-LCNN, half a
+  window for the official AASIST files) unless ``hop_s`` is set.
 * Windows that hold no speech energy (RMS below ``silence_dbfs`` or more than 40 dB under the
   recording's loud level) are not scored: detectors trained on speech say nothing reliable about
   silence. Their lane values are gaps.
