@@ -17,8 +17,10 @@ links=()
 
 echo "building the workstation wheel"
 "$PY" -m pip wheel -q --no-deps -w "$OUT" "$ROOT"
+echo "building wheels of the dependencies published only as source (pyworld)"
+"$PY" -m pip wheel -q --no-deps -w "$OUT" "pyworld==0.3.5"
 echo "downloading pinned dependencies"
-"$PY" -m pip download -q "${links[@]}" --only-binary=:all: -d "$OUT" "$ROOT[dev]"
+"$PY" -m pip download -q "${links[@]}" --find-links "$OUT" --only-binary=:all: -d "$OUT" "$ROOT[dev]"
 cp "$ROOT/packaging/forensics-app.desktop" "$OUT/"
 cat > "$OUT/install-offline.sh" <<'INNER'
 #!/usr/bin/env bash
