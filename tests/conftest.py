@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 # Qt aborts the whole process when there is no display and no platform is set.
@@ -23,3 +24,14 @@ def case(tmp_path: Path) -> CaseStore:
     store = CaseStore.create(tmp_path / "case", title="Test case", examiner="Test Examiner", number="T-1")
     yield store
     store.close()
+
+
+@pytest.fixture
+def one_torch_thread() -> Iterator[None]:
+    """torch on one CPU thread for the test (2-core machines: less contention, steadier timings)."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -97,50 +97,34 @@ class KnownWeights:
         return f"{self.id}.pth"
 
 
+def _official(*, id: str, sha256: str, size: int, file: str, filts: list[Any], gat_dims: list[int],
+              pool_ratios: list[float], notes: tuple[str, ...]) -> KnownWeights:  # noqa: A002
+    """An official clovaai/aasist weights file (the two differ only in these fields)."""
+    return KnownWeights(
+        id=id, sha256=sha256, size=size, upstream_name=f"clovaai/aasist models/weights/{file}",
+        architecture="aasist", task="speech-detection",
+        model_config=_frozen({
+            "architecture": "AASIST", "nb_samp": _AASIST_NB_SAMP, "first_conv": 128, "filts": filts,
+            "gat_dims": gat_dims, "pool_ratios": pool_ratios, "temperatures": [2.0, 2.0, 100.0, 100.0],
+        }),
+        sample_rate=_AASIST_RATE, input_length_s=_AASIST_NB_SAMP / _AASIST_RATE,
+        hop_s=_AASIST_NB_SAMP / _AASIST_RATE / 2, score_polarity=_AASIST_POLARITY,
+        licence=_AASIST_LICENCE, training_data=_AASIST_TRAINING, source=_AASIST_SOURCE, notes=notes,
+    )
+
+
 KNOWN_WEIGHTS: tuple[KnownWeights, ...] = (
-    KnownWeights(
-        id="aasist-official",
-        sha256="51d2d9cf0738172f61e2a384ec50a54a55363240f67c971ed55a92435bc1a1c0",
-        size=1281532,
-        upstream_name="clovaai/aasist models/weights/AASIST.pth",
-        architecture="aasist",
-        task="speech-detection",
-        model_config=_frozen({
-            "architecture": "AASIST", "nb_samp": _AASIST_NB_SAMP, "first_conv": 128,
-            "filts": [70, [1, 32], [32, 32], [32, 64], [64, 64]], "gat_dims": [64, 32],
-            "pool_ratios": [0.5, 0.7, 0.5, 0.5], "temperatures": [2.0, 2.0, 100.0, 100.0],
-        }),
-        sample_rate=_AASIST_RATE,
-        input_length_s=_AASIST_NB_SAMP / _AASIST_RATE,
-        hop_s=_AASIST_NB_SAMP / _AASIST_RATE / 2,
-        score_polarity=_AASIST_POLARITY,
-        licence=_AASIST_LICENCE,
-        training_data=_AASIST_TRAINING,
-        source=_AASIST_SOURCE,
-        notes=("upstream README: EER 0.83 %, min t-DCF 0.0275 on ASVspoof 2019 LA eval",),
-    ),
-    KnownWeights(
-        id="aasist-l-official",
-        sha256="814331d088032bb4c3fa61cc014789eadeed464209dd094ab3a2dd6ffbdce27a",
-        size=426428,
-        upstream_name="clovaai/aasist models/weights/AASIST-L.pth",
-        architecture="aasist",
-        task="speech-detection",
-        model_config=_frozen({
-            "architecture": "AASIST", "nb_samp": _AASIST_NB_SAMP, "first_conv": 128,
-            "filts": [70, [1, 32], [32, 32], [32, 24], [24, 24]], "gat_dims": [24, 32],
-            "pool_ratios": [0.4, 0.5, 0.7, 0.5], "temperatures": [2.0, 2.0, 100.0, 100.0],
-        }),
-        sample_rate=_AASIST_RATE,
-        input_length_s=_AASIST_NB_SAMP / _AASIST_RATE,
-        hop_s=_AASIST_NB_SAMP / _AASIST_RATE / 2,
-        score_polarity=_AASIST_POLARITY,
-        licence=_AASIST_LICENCE,
-        training_data=_AASIST_TRAINING,
-        source=_AASIST_SOURCE,
-        notes=("light variant; upstream README: EER 0.99 %, min t-DCF 0.0309 on ASVspoof 2019 LA "
-               "eval",),
-    ),
+    _official(id="aasist-official", file="AASIST.pth", size=1281532,
+              sha256="51d2d9cf0738172f61e2a384ec50a54a55363240f67c971ed55a92435bc1a1c0",
+              filts=[70, [1, 32], [32, 32], [32, 64], [64, 64]], gat_dims=[64, 32],
+              pool_ratios=[0.5, 0.7, 0.5, 0.5],
+              notes=("upstream README: EER 0.83 %, min t-DCF 0.0275 on ASVspoof 2019 LA eval",)),
+    _official(id="aasist-l-official", file="AASIST-L.pth", size=426428,
+              sha256="814331d088032bb4c3fa61cc014789eadeed464209dd094ab3a2dd6ffbdce27a",
+              filts=[70, [1, 32], [32, 32], [32, 24], [24, 24]], gat_dims=[24, 32],
+              pool_ratios=[0.4, 0.5, 0.7, 0.5],
+              notes=("light variant; upstream README: EER 0.99 %, min t-DCF 0.0309 on ASVspoof 2019 LA "
+                     "eval",)),
 )
 
 _BY_SHA = {k.sha256: k for k in KNOWN_WEIGHTS}

@@ -12,16 +12,12 @@ import json
 from pathlib import Path
 
 import pytest
-import torch
 from test_training_detector import make_dataset
 
 from forensics_app import cli
 from forensics_app.detectors import catalog
 
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> None:
-    torch.set_num_threads(1)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_train_detector_then_list_and_eval(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

@@ -19,12 +19,7 @@ from forensics_app.nets.vocoder import (
 TINY = {"channels": 16, "resblock_dilations": [1, 3]}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_output_length_is_frames_times_hop_and_bounded():

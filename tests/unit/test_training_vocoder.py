@@ -21,12 +21,7 @@ RATE = 16000
 TINY = {"channels": 32, "resblock_dilations": [1, 3]}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _harmonic(f0: float, seconds: float, rng: np.random.Generator) -> np.ndarray:
