@@ -48,7 +48,7 @@ class DetectorPreset:
 #: The shipped detectors (``--model`` names).
 PRESETS: dict[str, DetectorPreset] = {
     "lcnn": DetectorPreset(model_id="lfcc-lcnn-v1", architecture="lfcc_lcnn", window_s=2.0, hop_s=0.5,
-                           minutes=10.0, lofo_minutes=3.0),
+                           minutes=25.0, lofo_minutes=3.0),
     # AASIST with the official AASIST-L layout but narrow residual blocks (8/8/16/16 channels),
     # on 2 s windows: about 5.5 s per training step of 16 windows on one idle CPU thread (AASIST-L
     # dims: 18 s; benchmarks/detector_throughput.py). On the 2-core development CPU, 20 minutes gave
