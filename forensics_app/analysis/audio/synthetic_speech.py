@@ -169,8 +169,10 @@ def fuse(scores: Sequence[ModelScores]) -> tuple[np.ndarray, np.ndarray, np.ndar
             v = np.where(np.isfinite(base.llr), s.llr[ok][0] if ok.any() else np.nan, np.nan)
         stack.append(v)
     arr = np.vstack(stack)
-    with np.errstate(all="ignore"):
-        fused = np.where(np.isfinite(arr).any(axis=0), np.nanmean(np.where(np.isfinite(arr), arr, np.nan), axis=0), np.nan)
+    finite = np.isfinite(arr)
+    count = finite.sum(axis=0)
+    total = np.where(finite, arr, 0.0).sum(axis=0)
+    fused = np.where(count > 0, total / np.maximum(count, 1), np.nan)
     return base.starts_s, base.ends_s, fused
 
 
