@@ -39,9 +39,14 @@ def test_detectors_then_rescore_selection(qtbot: Any, case: CaseStore, tmp_path:
     qtbot.waitUntil(lambda: isinstance(window.viewer.current_view, AudioView)
                     and window.viewer.current_view.is_loaded, timeout=WAIT)
 
-    [key] = window.run_analyses([eid], ["audio.synthetic_speech"])
-    qtbot.waitUntil(lambda: window.jobs_panel.status(key) == "done", timeout=WAIT)
+    keys = window.run_analyses([eid], ["audio.levels", "audio.synthetic_speech"])
+    qtbot.waitUntil(lambda: all(window.jobs_panel.status(k) == "done" for k in keys), timeout=WAIT)
     qtbot.waitUntil(lambda: any(f.label.startswith("Suspicious segment") for f in window.findings), timeout=WAIT)
+    view = window.viewer.current_view
+    qtbot.waitUntil(lambda: any(lane.series.name == "tiny-lcnn" for lane in view.lanes), timeout=WAIT)
+    # of the many lanes (levels: several dBFS lanes), the detector's FakeLikelihood lane is among
+    # the three shown by default
+    assert len(view._all_lanes) > 3 and len(view.lanes) == 3
     seg = next(f for f in window.findings if f.label.startswith("Suspicious segment"))
     assert seg.map_refs and seg.start_s < 6.5 and seg.end_s > 7.0
 

@@ -127,7 +127,7 @@ class AudioView(EvidenceView):
         self.controls = AudioControlsPanel()
         self.controls.lanes_changed.connect(self._on_lanes_chosen)
         self._all_lanes: tuple[Lane, ...] = ()
-        self._chosen_lanes: set[str] | None = None  # the user's choice; None: the first DEFAULT_LANES
+        self._chosen_lanes: set[str] | None = None  # user's choice; None: DEFAULT_LANES, scores first
 
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
@@ -442,7 +442,8 @@ class AudioView(EvidenceView):
     def _shown_lane_keys(self) -> set[str]:
         if self._chosen_lanes is not None:
             return self._chosen_lanes
-        return {lane_key(lane) for lane in self._all_lanes[:DEFAULT_LANES]}
+        scored_first = sorted(self._all_lanes, key=lambda lane: lane.series.unit != "FakeLikelihood")
+        return {lane_key(lane) for lane in scored_first[:DEFAULT_LANES]}
 
     def _on_lanes_chosen(self, shown: set[str]) -> None:
         self._chosen_lanes = set(shown)
