@@ -89,7 +89,7 @@ def cmd_case_list(args: argparse.Namespace) -> int:
             "evidence_id": e.id, "name": e.original_name, "media_kind": e.media_kind, "size": e.size,
             "sha256": e.sha256, "md5": e.md5, "integrity": e.integrity,
             "acquired_at": e.acquired_at.isoformat(), "acquired_by": e.acquired_by,
-            "metadata": e.metadata_json,
+            "metadata": e.metadata_json, "role": e.role,
         } for e in repo.list_evidence(s)]
         header = {"number": case.number, "title": case.title, "examiner": case.examiner,
                   "created": case.created.isoformat(), "notes": case.notes}
@@ -98,7 +98,8 @@ def cmd_case_list(args: argparse.Namespace) -> int:
     def text() -> str:
         rows = [f"case {header['number']}: {header['title']} (examiner {header['examiner']})"]
         rows += [f"#{i['evidence_id']:<4} {i['media_kind']:<5} {i['size']:>12,d} B  {i['integrity']:<10} "
-                 f"{i['sha256']}  {i['name']}" for i in items]
+                 f"{i['sha256']}  {i['name']}" + ("  [reference]" if i["role"] == "reference" else "")
+                 for i in items]
         return "\n".join(rows)
 
     _emit(args, {"case": header, "evidence": items}, text)
@@ -198,6 +199,10 @@ def finding_json(evidence_id: int, analyzer_id: str, version: str, f: Any) -> di
         "label": f.label, "fake_likelihood": f.fake_likelihood, "start_s": f.start_s, "end_s": f.end_s,
         "start_frame": f.start_frame, "end_frame": f.end_frame, "region": f.region, "details": f.details,
         "series": [r["name"] for r in (f.artifacts or {}).get("series", [])],
+        "maps": [r["name"] for r in (f.artifacts or {}).get("maps", [])],
+        "alignments": [r["name"] for r in (f.artifacts or {}).get("alignments", [])],
+        **{key: (f.details or {})[key] for key in ("reference_start_s", "reference_end_s")
+           if key in (f.details or {})},
     }
 
 
@@ -476,8 +481,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("dir", nargs="?")
     g.set_defaults(func=cmd_gui)
 
-    from forensics_app import cli_models, cli_train
+    from forensics_app import cli_compare, cli_models, cli_train
 
+    cli_compare.register(sub, csub, common=common, who=who)
     cli_models.register(sub, common=common, who=who)
     cli_train.register(sub, common=common, emit=_emit)
     return p

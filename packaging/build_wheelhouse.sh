@@ -19,6 +19,8 @@ echo "building the workstation wheel"
 "$PY" -m pip wheel -q --no-deps -w "$OUT" "$ROOT"
 echo "building wheels of the dependencies published only as source (pyworld)"
 "$PY" -m pip wheel -q --no-deps -w "$OUT" "pyworld==0.3.5"
+echo "adding the Resemblyzer wheel (GE2E speaker-encoder weights; installed without its dependencies)"
+"$PY" -m pip download -q --no-deps -d "$OUT" "Resemblyzer==0.1.4"
 echo "downloading pinned dependencies"
 "$PY" -m pip download -q "${links[@]}" --find-links "$OUT" --only-binary=:all: -d "$OUT" "$ROOT[dev]"
 cp "$ROOT/packaging/forensics-app.desktop" "$OUT/"
@@ -30,6 +32,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 VENV=${1:-$HOME/.local/share/forensics-app/venv}
 python3.11 -m venv "$VENV"
 "$VENV/bin/python" -m pip install --no-index --find-links "$HERE" forensics-app
+"$VENV/bin/python" -m pip install --no-index --no-deps --find-links "$HERE" "Resemblyzer==0.1.4"
 mkdir -p "$HOME/.local/share/applications"
 sed "s|^Exec=forensics-app|Exec=$VENV/bin/forensics-app|; s|^TryExec=forensics-app|TryExec=$VENV/bin/forensics-app|" \
   "$HERE/forensics-app.desktop" > "$HOME/.local/share/applications/forensics-app.desktop"

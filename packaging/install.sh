@@ -58,6 +58,10 @@ install_python_packages() {
   fi
   log "installing Python packages (first run takes a few minutes)"
   "${pip[@]}" -e "$ROOT[dev]"
+  # The GE2E speaker encoder (Apache-2.0) ships its weights inside the Resemblyzer wheel; the
+  # workstation loads them from the installed package and never imports Resemblyzer itself, so
+  # its dependencies (webrtcvad, which needs a compiler, and the obsolete "typing") are skipped.
+  "${pip[@]}" --no-deps "Resemblyzer==0.1.4"
   echo "$want" > "$stamp"
 }
 

@@ -39,6 +39,7 @@ BUILTIN_MODULES = (
     "forensics_app.analysis.audio.splice",
     "forensics_app.analysis.audio.synthetic_speech",
     "forensics_app.analysis.audio.detector_robustness",
+    "forensics_app.analysis.resynthesis.self_resynthesis",
 )
 
 AnalyzerFunc = Callable[..., AnalysisResult]
@@ -105,6 +106,8 @@ class AnalyzerInfo:
     description: str = ""
     params: tuple[Param, ...] = ()
     model_sha256: str | None = None
+    needs_reference: bool = False
+    on_demand: bool = False
 
     def resolve_params(self, given: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Defaults overlaid with ``given``, validated; unknown names raise AnalyzerError."""
@@ -124,6 +127,8 @@ class AnalyzerInfo:
             "label": self.label,
             "description": self.description,
             "params": [{"name": p.name, "default": p.default, "description": p.description} for p in self.params],
+            "needs_reference": self.needs_reference,
+            "on_demand": self.on_demand,
         }
 
 
@@ -141,18 +146,29 @@ def analyzer(
     description: str = "",
     params: Sequence[Param] = (),
     model_sha256: str | None = None,
+    reference: bool = False,
+    on_demand: bool = False,
 ) -> Callable[[AnalyzerFunc], AnalyzerFunc]:
     """Register the decorated function as an analyzer.
 
     The function is called as ``func(media, *, params, progress)`` and returns an AnalysisResult.
+    An analyzer registered with ``reference=True`` compares the evidence with a second evidence
+    item of the same case: it must declare an integer parameter ``reference_id``, and the runner
+    verifies and decodes that item too and calls ``func(media, *, params, progress, reference)``.
+    An ``on_demand`` analyzer needs an input from the investigator (a reference, a transcript) and
+    is never part of an "every applicable analyzer" batch (:func:`for_media`); ``reference=True``
+    implies it.
     Registering a second analyzer under an existing id raises AnalyzerError.
     """
+    if reference and "reference_id" not in {p.name for p in params}:
+        raise AnalyzerError(f"analyzer {id!r} compares with a reference but declares no 'reference_id' parameter")
 
     def decorate(func: AnalyzerFunc) -> AnalyzerFunc:
         info = AnalyzerInfo(
             id=id, version=version, media=frozenset(MediaKind(m) for m in media), label=label,
             func=func, description=description or (func.__doc__ or "").strip().split("\n")[0],
-            params=tuple(params), model_sha256=model_sha256,
+            params=tuple(params), model_sha256=model_sha256, needs_reference=reference,
+            on_demand=on_demand or reference,
         )
         existing = _REGISTRY.get(id)
         if existing is not None and existing.func is not func:
@@ -196,10 +212,10 @@ def all_analyzers() -> list[AnalyzerInfo]:
     return sorted(_REGISTRY.values(), key=lambda a: a.id)
 
 
-def for_media(kind: MediaKind | str) -> list[AnalyzerInfo]:
-    """Analyzers that accept this media kind."""
+def for_media(kind: MediaKind | str, *, on_demand: bool = False) -> list[AnalyzerInfo]:
+    """Analyzers that accept this media kind (without the on-demand ones unless ``on_demand``)."""
     kind = MediaKind(kind)
-    return [a for a in all_analyzers() if kind in a.media]
+    return [a for a in all_analyzers() if kind in a.media and (on_demand or not a.on_demand)]
 
 
 def get(analyzer_id: str) -> AnalyzerInfo:

@@ -49,6 +49,8 @@ def queue_job(store: CaseStore, *, evidence_id: int, spec: JobSpec, examiner: st
                 f"{info.id} examines {', '.join(sorted(m.value for m in info.media))}; "
                 f"evidence #{evidence_id} ({ev.original_name}) is {ev.media_kind}"
             )
+        if info.needs_reference:
+            _check_reference(s, info, evidence_id, int(spec.params.get("reference_id", 0)))
         run = AnalysisRun(
             evidence_id=evidence_id, analyzer_id=spec.analyzer_id, analyzer_version=spec.analyzer_version,
             params=dict(spec.params), model_sha256=spec.model_sha256, evidence_sha256=ev.sha256,
@@ -61,6 +63,20 @@ def queue_job(store: CaseStore, *, evidence_id: int, spec: JobSpec, examiner: st
             "version": spec.analyzer_version, "params": dict(spec.params),
         })
         return run.id
+
+
+def _check_reference(s: Any, info: registry.AnalyzerInfo, evidence_id: int, reference_id: int) -> None:
+    """Refuse a comparison whose reference is missing, the evidence itself, or of another kind."""
+    if reference_id == evidence_id:
+        raise AnalyzerError(f"{info.id}: the reference must be another evidence item than #{evidence_id}")
+    if reference_id <= 0:
+        raise AnalyzerError(f"{info.id}: choose a reference evidence item (reference_id)")
+    ref = repo.get_evidence(s, reference_id)
+    if ref.media_kind not in {m.value for m in info.media}:
+        raise AnalyzerError(
+            f"{info.id}: reference #{reference_id} ({ref.original_name}) is {ref.media_kind}, not "
+            f"{', '.join(sorted(m.value for m in info.media))}"
+        )
 
 
 @dataclass(frozen=True)
@@ -123,13 +139,20 @@ def run_job(store: CaseStore, run_id: int, *, progress: ProgressToken | None = N
             if repo.get_evidence(s, evidence_id).sha256 != recorded_sha:
                 raise ForensicsError(f"evidence #{evidence_id} changed since run #{run_id} was queued")
         info = registry.get(analyzer_id)
+        extra: dict[str, Any] = {}
+        reference_record: dict[str, Any] = {}
+        if info.needs_reference:
+            extra["reference"], reference_record = _decode_reference(
+                store, run_id, int(params["reference_id"]), examiner)
         progress.check()
         progress.report(0.02, "decoding")
         media = decode(path, kind)
         progress.check()
-        result = info.func(media, params=params, progress=progress.sub(0.05, 0.9))
+        result = info.func(media, params=params, progress=progress.sub(0.05, 0.9), **extra)
         if not isinstance(result, AnalysisResult):
             raise AnalyzerError(f"{analyzer_id} returned {type(result).__name__}, not an AnalysisResult")
+        if reference_record:  # provenance: which reference, at which hash
+            result = AnalysisResult(result.findings, {**dict(result.summary), "reference": reference_record})
         progress.check()
         progress.report(0.96, "storing findings")
         n = _store_result(store, run_id, result, examiner)
@@ -142,17 +165,31 @@ def run_job(store: CaseStore, run_id: int, *, progress: ProgressToken | None = N
         return _finish(store, run_id, RunStatus.FAILED, examiner, error=message, tb=traceback.format_exc())
 
 
+def _decode_reference(store: CaseStore, run_id: int, reference_id: int,
+                      examiner: str) -> tuple[Any, dict[str, Any]]:
+    """Verify the reference evidence's hash (audited), decode it, and describe it for provenance."""
+    ref_path = require_intact(store, reference_id, examiner=examiner, purpose=f"reference for analysis run #{run_id}")
+    with store.session() as s:
+        ref = repo.get_evidence(s, reference_id)
+        ref_kind = ref.media_kind
+        record = {"evidence_id": reference_id, "name": ref.original_name, "sha256": ref.sha256}
+    return decode(ref_path, ref_kind), record
+
+
 def _store_result(store: CaseStore, run_id: int, result: AnalysisResult, examiner: str) -> int:
     """Write artifacts (content-addressed, idempotent) then findings + status in one transaction."""
     rows = []
     for rank, f in enumerate(result.findings):
         refs = [store.artifacts.put_series(ts) for ts in f.series]
         maps = [store.artifacts.put_map(m) for m in f.maps]
+        alignments = [store.artifacts.put_alignment(m) for m in f.alignments]
         stored: dict[str, Any] = {}
         if refs:
             stored["series"] = refs
         if maps:
             stored["maps"] = maps
+        if alignments:
+            stored["alignments"] = alignments
         rows.append(Finding(
             run_id=run_id, rank=rank, label=f.label, fake_likelihood=f.fake_likelihood,
             start_s=f.start_s, end_s=f.end_s, start_frame=f.start_frame, end_frame=f.end_frame,

@@ -111,6 +111,76 @@ class TimeFreqMap:
 
 
 @dataclass(frozen=True)
+class AlignmentMatrix:
+    """How the questioned recording aligns with another sequence, drawn as an attention map.
+
+    Columns are times in the questioned recording; rows are either frames of a reference
+    recording (reference comparison) or words of a transcript (transcript alignment). A
+    straight, clean path means the two follow each other; departures show inserted, deleted or
+    replaced spans.
+
+    Attributes
+    ----------
+    name : str
+        Short identifier, e.g. ``"reference-alignment"`` or ``"transcript-attention"``.
+    unit : str
+        Unit of ``values`` ("cosine similarity", "attention" in [0, 1], ...).
+    times_s : np.ndarray
+        Shape (n_t,), centre of each column in seconds from the start of the questioned
+        recording, increasing.
+    row_times_s : np.ndarray
+        Shape (n_r,), centre of each row in seconds in the row sequence's own time line (the
+        reference recording, or the local synthetic rendering of the transcript), increasing.
+    values : np.ndarray
+        Shape (n_r, n_t), float32; row 0 is the first frame or word.
+    path : np.ndarray
+        Shape (k, 2), float64: the alignment path as (questioned time in s, row index as a
+        float), in increasing order of questioned time.
+    row_labels : tuple of str
+        One label per row for word rows (the transcript's words); empty for recording rows.
+    row_spans_s : np.ndarray or None
+        Shape (n_r, 2), float64: where each row was placed in the questioned recording (start,
+        end in s); given for word rows so a click on a word can move the playhead there.
+    row_axis : str
+        Axis title for the rows, e.g. ``"reference recording (s)"`` or ``"transcript word"``.
+    """
+
+    name: str
+    unit: str
+    times_s: np.ndarray
+    row_times_s: np.ndarray
+    values: np.ndarray
+    path: np.ndarray
+    row_labels: tuple[str, ...] = ()
+    row_spans_s: np.ndarray | None = None
+    row_axis: str = "reference recording (s)"
+
+    def __post_init__(self) -> None:
+        t = np.asarray(self.times_s, dtype=np.float64).reshape(-1)
+        r = np.asarray(self.row_times_s, dtype=np.float64).reshape(-1)
+        v = np.asarray(self.values, dtype=np.float32)
+        p = np.asarray(self.path, dtype=np.float64).reshape(-1, 2)
+        if v.shape != (r.size, t.size):
+            raise ValueError(f"AlignmentMatrix {self.name!r}: values {v.shape} is not (rows {r.size}, times {t.size})")
+        if not np.all(np.isfinite(v)) or not np.all(np.isfinite(p)):
+            raise ValueError(f"AlignmentMatrix {self.name!r}: values or path are not all finite")
+        labels = tuple(str(x) for x in self.row_labels)
+        if labels and len(labels) != r.size:
+            raise ValueError(f"AlignmentMatrix {self.name!r}: {len(labels)} row labels for {r.size} rows")
+        spans = None
+        if self.row_spans_s is not None:
+            spans = np.asarray(self.row_spans_s, dtype=np.float64).reshape(-1, 2)
+            if spans.shape[0] != r.size:
+                raise ValueError(f"AlignmentMatrix {self.name!r}: {spans.shape[0]} row spans for {r.size} rows")
+        object.__setattr__(self, "times_s", t)
+        object.__setattr__(self, "row_times_s", r)
+        object.__setattr__(self, "values", v)
+        object.__setattr__(self, "path", p)
+        object.__setattr__(self, "row_labels", labels)
+        object.__setattr__(self, "row_spans_s", spans)
+
+
+@dataclass(frozen=True)
 class Region:
     """An axis-aligned image region in pixels (x, y from the top-left corner)."""
 
@@ -146,6 +216,9 @@ class Finding:
         Time series stored as artifacts and drawn as lanes.
     maps : tuple of TimeFreqMap
         Time x frequency maps stored as artifacts and drawn over the spectrogram.
+    alignments : tuple of AlignmentMatrix
+        Alignment matrices (reference or transcript) stored as artifacts and drawn as attention
+        maps under the shared playhead.
     """
 
     label: str
@@ -158,6 +231,7 @@ class Finding:
     details: Mapping[str, Any] = field(default_factory=dict)
     series: tuple[TimeSeries, ...] = ()
     maps: tuple[TimeFreqMap, ...] = ()
+    alignments: tuple[AlignmentMatrix, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "fake_likelihood", fake_likelihood(self.fake_likelihood))

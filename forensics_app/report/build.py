@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib.metadata
-import math
 import platform
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -24,8 +23,11 @@ import forensics_app
 from forensics_app import settings
 from forensics_app.analysis import registry
 from forensics_app.domain.errors import ForensicsError, NotFound
-from forensics_app.domain.jsonable import canonical_json, json_safe
+from forensics_app.domain.jsonable import json_safe
 from forensics_app.ingest.acquire import VerifyReport, verify_case
+from forensics_app.report.alignment_figures import alignment_figures_for_evidence
+from forensics_app.report.comparisons import attach_figures, comparisons_for_evidence
+from forensics_app.report.detector_validation import detector_validation
 from forensics_app.report.figures import RunSeries, figures_for_evidence
 from forensics_app.report.map_figures import map_figures_for_evidence
 from forensics_app.report.model import (
@@ -33,16 +35,13 @@ from forensics_app.report.model import (
     AuditCheck,
     AuditEventItem,
     CaseHeader,
-    DetectorFusion,
-    DetectorModel,
     EvidenceItem,
     FindingItem,
     Production,
     ReportData,
     RunItem,
-    SubsetRates,
-    VerdictBands,
 )
+from forensics_app.report.residual_figures import residual_figures_for_evidence
 from forensics_app.store import repo
 from forensics_app.store.case import CaseStore
 from forensics_app.store.schema import AnalysisRun, Annotation, Evidence, Finding, RunStatus
@@ -129,13 +128,21 @@ def build_report(
         snap = _read(store, s, selected, verification)
 
     models, fusions = detector_validation(snap.methods)
+    run_items = {r.run_id: r for r in snap.methods}
+    checks = {c.evidence_id: c for c in verification.evidence}
     evidence: list[EvidenceItem] = []
     for item, runs in zip(snap.evidence, snap.run_series, strict=True):
         figures, notes = figures_for_evidence(store, evidence=item, runs=runs)
         maps, map_notes = map_figures_for_evidence(
             store, evidence=item, runs=runs,
             model_ids={r.run_id: [m.model_id for m in models if r.run_id in m.run_ids] for r in runs})
-        evidence.append(replace(item, figures=figures + maps, figure_notes=notes + map_notes))
+        aligned, aligned_notes = alignment_figures_for_evidence(store, evidence=item, runs=runs)
+        residual, residual_notes = residual_figures_for_evidence(store, evidence=item, runs=runs)
+        comparisons, compared, other_notes = attach_figures(
+            comparisons_for_evidence(store, evidence=item, runs=runs, run_items=run_items, checks=checks),
+            residual + aligned, residual_notes + aligned_notes)
+        evidence.append(replace(item, figures=figures + maps + compared, figure_notes=notes + map_notes + other_notes,
+                                comparisons=comparisons))
 
     chain = verification.chain
     reported_ok = chain.ok and all(ev.intact for ev in evidence)
@@ -245,12 +252,13 @@ def _evidence(ev: Evidence, check: Any, findings: list[FindingItem], run_ids: li
 def _finding(f: Finding, run: AnalysisRun) -> FindingItem:
     refs = tuple(json_safe(dict(r)) for r in (f.artifacts or {}).get("series", []))
     maps = tuple(json_safe(dict(r)) for r in (f.artifacts or {}).get("maps", []))
+    alignments = tuple(json_safe(dict(r)) for r in (f.artifacts or {}).get("alignments", []))
     return FindingItem(
         finding_id=f.id, run_id=run.id, rank=f.rank, analyzer_id=run.analyzer_id,
         analyzer_version=run.analyzer_version, label=f.label, fake_likelihood=f.fake_likelihood,
         start_s=f.start_s, end_s=f.end_s, start_frame=f.start_frame, end_frame=f.end_frame,
         region=json_safe(f.region) if f.region else None, details=json_safe(f.details or {}), series=refs,
-        maps=maps,
+        maps=maps, alignments=alignments,
     )
 
 
@@ -286,98 +294,6 @@ def _annotation(a: Annotation, ref: str) -> AnnotationItem:
         region=json_safe(a.region) if a.region else None, ref=ref, layer=a.layer,
     )
 
-
-# --------------------------------------------------------------------------------------------
-# Detector validation (runs whose summary lists "models")
-
-
-def detector_validation(runs: Sequence[RunItem]) -> tuple[tuple[DetectorModel, ...], tuple[DetectorFusion, ...]]:
-    """The detectors and fusions stated in the summaries of reported runs, one entry per distinct one.
-
-    A run's summary may hold ``"models"`` (a list of model descriptions: id, sha256, architecture,
-    source, window_s, hop_s, calibration {a, b}, bands {t_low, t_high, rates}, validation {eer,
-    cllr, min_cllr, paired_eer, per_generator, lofo}, limits, card) and ``"fusion"`` (method,
-    bands). Missing or malformed values become None; nothing here fails the report.
-    """
-    models: dict[str, DetectorModel] = {}
-    fusions: dict[str, DetectorFusion] = {}
-    for run in runs:
-        summary = run.summary if isinstance(run.summary, Mapping) else {}
-        entries = summary.get("models")
-        if not isinstance(entries, list):
-            continue
-        for entry in entries:
-            if not isinstance(entry, Mapping):
-                continue
-            key = canonical_json([run.analyzer_id, entry])
-            have = models.get(key)
-            if have is None:
-                models[key] = _detector_model(run.analyzer_id, entry, run)
-            else:
-                models[key] = replace(have, run_ids=(*have.run_ids, run.run_id),
-                                      evidence_ids=tuple(dict.fromkeys((*have.evidence_ids, run.evidence_id))))
-        fusion = summary.get("fusion")
-        if isinstance(fusion, Mapping) and len(entries) > 1:
-            key = canonical_json([run.analyzer_id, fusion])
-            have_f = fusions.get(key)
-            fusions[key] = (replace(have_f, run_ids=(*have_f.run_ids, run.run_id)) if have_f is not None else
-                            DetectorFusion(analyzer_id=run.analyzer_id, method=str(fusion.get("method") or ""),
-                                           bands=_bands(fusion.get("bands")), run_ids=(run.run_id,)))
-    return tuple(models.values()), tuple(fusions.values())
-
-
-def _detector_model(analyzer_id: str, m: Mapping[str, Any], run: RunItem) -> DetectorModel:
-    cal = _mapping(m.get("calibration"))
-    val = _mapping(m.get("validation"))
-    limits = m.get("limits")
-    return DetectorModel(
-        analyzer_id=analyzer_id, model_id=str(m.get("id") or "?"), sha256=str(m.get("sha256") or ""),
-        architecture=str(m.get("architecture") or ""), source=str(m.get("source") or ""),
-        window_s=_num(m.get("window_s")), hop_s=_num(m.get("hop_s")),
-        calibration_a=_num(cal.get("a")), calibration_b=_num(cal.get("b")), bands=_bands(m.get("bands")),
-        eer=_num(val.get("eer")), cllr=_num(val.get("cllr")), min_cllr=_num(val.get("min_cllr")),
-        paired_eer=_num(val.get("paired_eer")), per_generator=_subsets(val.get("per_generator")),
-        lofo=_subsets(val.get("lofo")),
-        limits=tuple(str(x) for x in limits) if isinstance(limits, list) else (),
-        card=_text(m.get("card")), licence=_text(m.get("licence")), training_data=_text(m.get("training_data")),
-        run_ids=(run.run_id,), evidence_ids=(run.evidence_id,),
-    )
-
-
-def _bands(value: Any) -> VerdictBands | None:
-    if not isinstance(value, Mapping):
-        return None
-    rates = _mapping(value.get("rates"))
-    return VerdictBands(
-        t_low=_num(value.get("t_low")), t_high=_num(value.get("t_high")),
-        # key names of forensics_app.training.calibration.BandRates.as_dict
-        bonafide_called_synthetic=_num(rates.get("bona_fide_called_synthetic")),
-        spoof_called_bonafide=_num(rates.get("spoof_called_bona_fide")),
-        inconclusive_bonafide=_num(rates.get("inconclusive_bona_fide")),
-        inconclusive_spoof=_num(rates.get("inconclusive_spoof")),
-    )
-
-
-def _subsets(value: Any) -> tuple[SubsetRates, ...]:
-    if not isinstance(value, Mapping):
-        return ()
-    return tuple(SubsetRates(name=str(name), eer=_num(_mapping(v).get("eer")),
-                             paired_eer=_num(_mapping(v).get("paired_eer")))
-                 for name, v in sorted(value.items()))
-
-
-def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
-def _num(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value) if math.isfinite(value) else None
-
-
-def _text(value: Any) -> str | None:
-    return None if value is None or value == "" else str(value)
 
 
 def _analyzer_meta(analyzer_id: str) -> tuple[str, str]:

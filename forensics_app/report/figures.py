@@ -37,6 +37,17 @@ from scipy.signal.windows import hann
 
 from forensics_app.domain.results import TimeSeries
 from forensics_app.ingest.decode import decode_audio, decode_image, open_video
+from forensics_app.report.figure_spans import (
+    FINDING_COLOR,
+    duration_of,
+    finding_spans,
+    fps_of,
+    label_spans,
+    local_spans,
+    shade,
+    whole_note,
+)
+from forensics_app.report.figure_spans import finding_color as _finding_color
 from forensics_app.report.model import AnnotationItem, EvidenceItem, FigureItem, FindingItem
 from forensics_app.store.case import CaseStore
 
@@ -57,8 +68,6 @@ MAX_STRIP_DECODE_FRAMES = 9000
 #: Longer side of an image thumbnail, in pixels.
 THUMBNAIL_PX = 1400
 
-FINDING_COLOR = "#c62828"
-DESCRIPTIVE_COLOR = "#546e7a"
 ANNOTATION_COLOR = "#00838f"
 LANE_COLOR = "#1f4e79"
 
@@ -165,8 +174,9 @@ def series_figures(store: CaseStore, *, evidence: EvidenceItem, run: RunSeries) 
                 seen.add(ref["sha256"])
                 refs.append(dict(ref))
     series = [store.artifacts.get_series(ref) for ref in refs]
-    spans = _finding_spans(run.findings, fps=_fps(evidence))
-    duration = _duration(evidence)
+    duration = duration_of(evidence)
+    whole_s = max([duration or 0.0] + [float(ts.times_s[-1]) for ts in series if ts.times_s.size])
+    spans, whole = local_spans(finding_spans(run.findings, fps=fps_of(evidence)), whole_s=whole_s)
     out = []
     n_parts = math.ceil(len(series) / MAX_LANES)
     for part in range(n_parts):
@@ -176,11 +186,8 @@ def series_figures(store: CaseStore, *, evidence: EvidenceItem, run: RunSeries) 
         for ax, ts in zip(axes, chunk, strict=True):
             _draw_lane(ax, ts)
             for start, end, finding in spans:
-                _shade(ax, start, end, finding)
-        for start, end, finding in spans:
-            axes[0].annotate(finding.ref, xy=((start + end) / 2, 1.0), xycoords=("data", "axes fraction"),
-                             xytext=(0, 2), textcoords="offset points", ha="center", va="bottom",
-                             fontsize=7, color=_finding_color(finding), fontweight="bold")
+                shade(ax, start, end, finding)
+        label_spans(axes[0], spans, axis_s=whole_s)
         axes[-1].set_xlabel("Time (s)", fontsize=8)
         t_max = max([duration or 0.0] + [float(ts.times_s[-1]) for ts in chunk if ts.times_s.size])
         if t_max > 0:
@@ -195,6 +202,7 @@ def series_figures(store: CaseStore, *, evidence: EvidenceItem, run: RunSeries) 
             f"{evidence.original_name}: {names}; horizontal axis in seconds from the start of the evidence."
             + (f" Shaded: time ranges of findings {shaded} (red = scored, darker = higher FakeLikelihood; "
                "grey = descriptive)." if shaded else "")
+            + whole_note(whole)
         )
         out.append(_store(store, fig, evidence_id=evidence.evidence_id, kind="series",
                           title=f"{run.analyzer_label or run.analyzer_id}: time series{suffix}",
@@ -229,41 +237,6 @@ def _draw_lane(ax: Axes, ts: TimeSeries) -> None:
     ax.set_ylabel(f"{ts.name}\n({ts.unit})", fontsize=7.5)
     ax.tick_params(labelsize=7)
     ax.grid(True, linewidth=0.3, alpha=0.5)
-
-
-def _finding_color(finding: FindingItem) -> str:
-    return DESCRIPTIVE_COLOR if finding.fake_likelihood is None else FINDING_COLOR
-
-
-def _shade(ax: Axes, start: float, end: float, finding: FindingItem) -> None:
-    fl = finding.fake_likelihood
-    alpha = 0.12 if fl is None else 0.10 + 0.30 * fl
-    if end - start <= 0:
-        ax.axvline(start, color=_finding_color(finding), alpha=min(1.0, alpha * 3), linewidth=1.0)
-    else:
-        ax.axvspan(start, end, color=_finding_color(finding), alpha=alpha, linewidth=0)
-
-
-def _finding_spans(findings: Iterable[FindingItem], *, fps: float | None) -> list[tuple[float, float, FindingItem]]:
-    """(start_s, end_s, finding) for findings localised in time (frame ranges via fps)."""
-    spans = []
-    for f in findings:
-        if f.start_s is not None:
-            spans.append((f.start_s, f.end_s if f.end_s is not None else f.start_s, f))
-        elif f.start_frame is not None and fps:
-            end = f.end_frame if f.end_frame is not None else f.start_frame + 1
-            spans.append((f.start_frame / fps, end / fps, f))
-    return spans
-
-
-def _fps(evidence: EvidenceItem) -> float | None:
-    fps = evidence.metadata.get("fps")
-    return float(fps) if isinstance(fps, (int, float)) and fps > 0 else None
-
-
-def _duration(evidence: EvidenceItem) -> float | None:
-    d = evidence.metadata.get("duration_s")
-    return float(d) if isinstance(d, (int, float)) and d > 0 else None
 
 
 # --------------------------------------------------------------------------------------------
@@ -317,13 +290,12 @@ def spectrogram_figure(store: CaseStore, *, evidence: EvidenceItem, path: Path) 
     cbar = fig.colorbar(mesh, ax=[ax_w, ax_s], location="right", shrink=0.8, pad=0.01)
     cbar.set_label("PSD (dB re 1 FS²/Hz)", fontsize=7)
     cbar.ax.tick_params(labelsize=6.5)
-    for start, end, finding in _finding_spans(evidence.findings, fps=_fps(evidence)):
-        _shade(ax_w, start, end, finding)
-        ax_w.annotate(finding.ref, xy=((start + end) / 2, 1.0), xycoords=("data", "axes fraction"),
-                      xytext=(0, 2), textcoords="offset points", ha="center", va="bottom", fontsize=7,
-                      color=_finding_color(finding), fontweight="bold")
+    spans, whole = local_spans(finding_spans(evidence.findings, fps=fps_of(evidence)), whole_s=duration)
+    for start, end, finding in spans:
+        shade(ax_w, start, end, finding)
         for edge in {start, end}:
             ax_s.axvline(edge, color="white", linewidth=0.6, linestyle="--", alpha=0.8)
+    label_spans(ax_w, spans, axis_s=duration)
     _draw_annotation_boxes(ax_s, evidence.annotations, top_hz=rate / 2)
     fig.suptitle(f"{evidence.original_name}: waveform and spectrogram", fontsize=9)
     caption = (
@@ -332,7 +304,7 @@ def spectrogram_figure(store: CaseStore, *, evidence: EvidenceItem, path: Path) 
         f"Hann window of {nperseg} samples ({1000 * nperseg / rate:.1f} ms), hop {hop} samples "
         f"({1000 * hop / rate:.1f} ms), power spectral density in dB re 1 FS²/Hz (100 dB range shown). "
         "Time ranges of findings are shaded on the waveform and marked by dashed lines; annotations are "
-        "outlined in teal."
+        "outlined in teal." + whole_note(whole)
     )
     return _store(store, fig, evidence_id=evidence.evidence_id, kind="spectrogram",
                   title="Waveform and spectrogram", caption=caption)
@@ -425,7 +397,7 @@ def frame_strip_figure(store: CaseStore, *, evidence: EvidenceItem, path: Path) 
             got.append((index, t, np.asarray(img)))
     if not got:
         raise ValueError("no frame decoded")
-    fps = video.fps or _fps(evidence)
+    fps = video.fps or fps_of(evidence)
     cols = 3 if len(got) > 3 else len(got)
     rows = math.ceil(len(got) / cols)
     aspect = video.height / max(video.width, 1)

@@ -95,6 +95,16 @@ def time_range(item: Any) -> str:
     return "; ".join(parts)
 
 
+def span(value: tuple[float | None, float | None] | None) -> str:
+    """A (start, end) pair in seconds: ``"1.250 – 2.000 s"``, ``"1.250 s"`` for one instant, ``"—"``."""
+    if not value or value[0] is None:
+        return "\u2014"
+    start, end = value
+    if end is None or end == start:
+        return f"{start:.3f} s"
+    return f"{start:.3f} \u2013 {end:.3f} s"
+
+
 def region(value: Mapping[str, Any] | None) -> str:
     """``"x 10, y 20, 64 × 48 px"``."""
     if not value:
@@ -150,6 +160,7 @@ FILTERS = {
     "num": number,
     "secs": seconds,
     "trange": time_range,
+    "span": span,
     "region": region,
     "compact": compact,
     "details": details,

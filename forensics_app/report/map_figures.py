@@ -1,7 +1,8 @@
 """Report figures of time x frequency maps: a finding's maps drawn over the spectrogram around it.
 
 A finding may store :class:`~forensics_app.domain.results.TimeFreqMap` artifacts, e.g. the
-explanation map of each detector for a suspicious segment of speech. For each such finding one
+explanation map of each detector for a suspicious segment of speech (self-resynthesis residual
+heatmaps are drawn by :mod:`forensics_app.report.residual_figures` instead). For each such finding one
 figure is drawn: the spectrogram of the stored copy around the segment (greyscale), then one panel
 per map with the map drawn translucent over the same spectrogram (transparent at 0, through red
 to opaque yellow at the top of its scale), the segment marked by dashed lines in every panel.
@@ -27,6 +28,7 @@ from scipy.signal.windows import hann
 from forensics_app.domain.results import TimeFreqMap
 from forensics_app.dsp.grids import centre_edges
 from forensics_app.ingest.decode import decode_audio
+from forensics_app.report.comparison_text import is_residual_map
 from forensics_app.report.figures import DPI, FIG_WIDTH_IN, RunSeries, _store
 from forensics_app.report.model import EvidenceItem, FigureItem, FindingItem
 from forensics_app.store.case import CaseStore
@@ -82,7 +84,7 @@ def map_figures_for_evidence(
         Figures not drawn, with the reason (a failing figure never stops the report).
     """
     run_of = {f.finding_id: run for run in runs for f in run.findings}
-    wanted = [f for f in evidence.findings if f.maps and f.finding_id in run_of]
+    wanted = [f for f in evidence.findings if drawn_maps(f) and f.finding_id in run_of]
     if not wanted:
         return (), ()
     if not evidence.intact:
@@ -103,12 +105,21 @@ def map_figures_for_evidence(
     for finding in wanted:
         run = run_of[finding.finding_id]
         try:
-            maps = [store.artifacts.get_map(dict(ref)) for ref in finding.maps]
+            maps = [store.artifacts.get_map(dict(ref)) for ref in drawn_maps(finding)]
             figures.append(map_figure(store, evidence=evidence, run=run, finding=finding, maps=maps, wave=x,
                                       rate=rate, model_ids=(model_ids or {}).get(run.run_id, ())))
         except Exception as exc:  # stated, never fatal
             notes.append(f"Map figure of {finding.ref} could not be drawn: {type(exc).__name__}: {exc}")
     return tuple(figures), tuple(notes)
+
+
+def drawn_maps(finding: FindingItem) -> list[Mapping[str, Any]]:
+    """The finding's map references drawn here: all but self-resynthesis residual heatmaps.
+
+    Residual heatmaps are measurements in dB, not explanations of a detector; they are drawn
+    beside the spectrogram by :mod:`forensics_app.report.residual_figures`.
+    """
+    return [ref for ref in finding.maps if not is_residual_map(ref)]
 
 
 def model_of(map_name: str, finding: FindingItem, model_ids: Sequence[str]) -> str | None:
@@ -155,7 +166,7 @@ def map_figure(store: CaseStore, *, evidence: EvidenceItem, run: RunSeries, find
     t1 = min(duration, max([seg_b, *ends]) + CONTEXT_S)
     if t1 <= t0:
         raise ValueError(f"the segment {seg_a:.3f}-{seg_b:.3f} s lies outside the recording")
-    db, extent, nperseg = _excerpt_spectrogram(wave, rate, t0, t1)
+    db, extent, nperseg = excerpt_spectrogram(wave, rate, t0, t1)
     vmax = float(np.max(db)) if db.size else 0.0
 
     n_panels = 1 + len(maps)
@@ -201,7 +212,7 @@ def _explanatory(maps: Sequence[TimeFreqMap]) -> bool:
     return all(m.unit == EXPLANATION_UNIT for m in maps)
 
 
-def _excerpt_spectrogram(wave: np.ndarray, rate: int, t0: float, t1: float
+def excerpt_spectrogram(wave: np.ndarray, rate: int, t0: float, t1: float
                          ) -> tuple[np.ndarray, tuple[float, float, float, float], int]:
     """PSD in dB of ``[t0, t1]`` s: (levels (n_f, n_t), imshow extent (s, Hz), window length)."""
     a, b = int(math.floor(t0 * rate)), int(math.ceil(t1 * rate))

@@ -11,12 +11,14 @@ import hashlib
 import io
 import os
 import stat
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from forensics_app.domain.errors import IntegrityError, NotFound
-from forensics_app.domain.results import TimeFreqMap, TimeSeries
+from forensics_app.domain.results import AlignmentMatrix, TimeFreqMap, TimeSeries
 
 
 class ArtifactStore:
@@ -95,4 +97,29 @@ class ArtifactStore:
         return TimeFreqMap(
             name=ref["name"], unit=ref["unit"], times_s=self.get_array(ref["times_sha256"]),
             freqs_hz=self.get_array(ref["freqs_sha256"]), values=self.get_array(ref["sha256"]),
+        )
+
+    def put_alignment(self, matrix: AlignmentMatrix) -> dict[str, Any]:
+        """Store an alignment matrix as arrays plus its labels; return its artifact reference."""
+        ref: dict[str, Any] = {
+            "kind": "alignment", "name": matrix.name, "unit": matrix.unit, "row_axis": matrix.row_axis,
+            "row_labels": list(matrix.row_labels),
+            "times_sha256": self.put_array(matrix.times_s),
+            "rows_sha256": self.put_array(matrix.row_times_s),
+            "path_sha256": self.put_array(matrix.path),
+            "sha256": self.put_array(matrix.values),
+        }
+        if matrix.row_spans_s is not None:
+            ref["spans_sha256"] = self.put_array(matrix.row_spans_s)
+        return ref
+
+    def get_alignment(self, ref: Mapping[str, Any]) -> AlignmentMatrix:
+        """Load an alignment matrix from its reference."""
+        spans = ref.get("spans_sha256")
+        return AlignmentMatrix(
+            name=ref["name"], unit=ref["unit"], times_s=self.get_array(ref["times_sha256"]),
+            row_times_s=self.get_array(ref["rows_sha256"]), values=self.get_array(ref["sha256"]),
+            path=self.get_array(ref["path_sha256"]), row_labels=tuple(ref.get("row_labels", ())),
+            row_spans_s=None if spans is None else self.get_array(spans),
+            row_axis=ref.get("row_axis", "reference recording (s)"),
         )

@@ -85,6 +85,8 @@ class Evidence(Base):
     # Result of the last verification: "verified", "mismatch", "missing" or "unverified".
     integrity: Mapped[str] = mapped_column(String(16), default="verified")
     verified_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    # "questioned" (default) or "reference": a known genuine recording to compare others with.
+    role: Mapped[str] = mapped_column(String(16), default="questioned", server_default="questioned")
 
     runs: Mapped[list[AnalysisRun]] = relationship(back_populates="evidence")
     annotations: Mapped[list[Annotation]] = relationship(back_populates="evidence")
@@ -132,7 +134,9 @@ class Finding(Base):
     region: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
     # {"series": [{"kind": "timeseries", "name", "unit", "sha256"}, ...],
-    #  "maps": [{"kind": "tfmap", "name", "unit", "sha256", "times_sha256", "freqs_sha256"}, ...]}
+    #  "maps": [{"kind": "tfmap", "name", "unit", "sha256", "times_sha256", "freqs_sha256"}, ...],
+    #  "alignments": [{"kind": "alignment", "name", "unit", "row_axis", "row_labels", "sha256",
+    #                  "times_sha256", "rows_sha256", "path_sha256", ["spans_sha256"]}, ...]}
     artifacts: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
     run: Mapped[AnalysisRun] = relationship(back_populates="findings")

@@ -47,6 +47,7 @@ def test_a_0001_case_opens_migrates_and_audits(tmp_path: Path) -> None:
             [row] = repo.list_annotations(s)
             assert (row.label, row.layer, row.start_s, row.high_hz, row.note) == ("click", "default", 0.25, 900.0,
                                                                                    "old note")
+            assert repo.get_evidence(s, 1).role == "questioned"
             [event] = repo.list_audit(s)
             assert event.action == "case.migrated" and event.examiner == "Olga"
             assert event.details == {"from": "0001", "to": db.head_revision()}
@@ -66,7 +67,8 @@ def test_downgrade_to_0001_and_back(tmp_path: Path) -> None:
     assert "layer" not in {c["name"] for c in inspect(store.engine).get_columns("annotation")}
     with store.engine.connect() as conn:  # the drift check below would notice the missing column
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
-    assert [(d[0], d[2], d[3].name) for d in diff] == [("add_column", "annotation", "layer")]
+    assert sorted((d[0], d[2], d[3].name) for d in diff) == [
+        ("add_column", "annotation", "layer"), ("add_column", "evidence", "role")]
     command.upgrade(cfg, "head")
     cols = {c["name"]: c for c in inspect(store.engine).get_columns("annotation")}
     assert cols["layer"]["nullable"] is False and "default" in str(cols["layer"]["default"])

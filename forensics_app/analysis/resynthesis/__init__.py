@@ -1,0 +1,1 @@
+"""Comparative resynthesis analyzers: self-resynthesis, reference comparison, transcript alignment."""
