@@ -40,6 +40,7 @@ BUILTIN_MODULES = (
     "forensics_app.analysis.audio.synthetic_speech",
     "forensics_app.analysis.audio.detector_robustness",
     "forensics_app.analysis.resynthesis.self_resynthesis",
+    "forensics_app.analysis.resynthesis.reference_comparison",
 )
 
 AnalyzerFunc = Callable[..., AnalysisResult]
