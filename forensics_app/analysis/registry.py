@@ -17,6 +17,7 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import logging
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,6 +42,7 @@ BUILTIN_MODULES = (
     "forensics_app.analysis.audio.detector_robustness",
     "forensics_app.analysis.resynthesis.self_resynthesis",
     "forensics_app.analysis.resynthesis.reference_comparison",
+    "forensics_app.analysis.resynthesis.transcript_alignment",
 )
 
 AnalyzerFunc = Callable[..., AnalysisResult]
@@ -136,6 +138,7 @@ class AnalyzerInfo:
 _REGISTRY: dict[str, AnalyzerInfo] = {}
 _LOAD_ERRORS: dict[str, str] = {}
 _loaded = False
+_LOAD_LOCK = threading.RLock()
 
 
 def analyzer(
@@ -187,9 +190,14 @@ def load_all() -> None:
     that did load stay available (one broken module must not take the workstation down).
     """
     global _loaded
-    if _loaded:
-        return
-    _loaded = True
+    with _LOAD_LOCK:  # the GUI loads on a worker: a second caller waits for the whole import
+        if _loaded:
+            return
+        _loaded = True  # first, so a module that asks the registry while it imports does not recurse
+        _import_all()
+
+
+def _import_all() -> None:
     sources = [(name, lambda n=name: importlib.import_module(n)) for name in BUILTIN_MODULES]
     sources += [(f"plugin {ep.name} ({ep.value})", ep.load)
                 for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)]

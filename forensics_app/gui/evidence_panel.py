@@ -1,11 +1,19 @@
-"""The case browser: the open case and its evidence items with their integrity state."""
+"""The case browser: the open case and its evidence items with their integrity state and role."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from PySide6.QtCore import QItemSelectionModel, QSortFilterProxyModel, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QFontDatabase, QStandardItem, QStandardItemModel
+from PySide6.QtGui import (
+    QAction,
+    QBrush,
+    QColor,
+    QFont,
+    QFontDatabase,
+    QStandardItem,
+    QStandardItemModel,
+)
 from PySide6.QtWidgets import (
     QLabel,
     QVBoxLayout,
@@ -15,7 +23,8 @@ from PySide6.QtWidgets import (
 from forensics_app.gui.snapshots import CaseSummary, EvidenceItem
 from forensics_app.gui.tables import record_table
 
-COLUMNS = ("ID", "Name", "Kind", "Size", "SHA-256", "Integrity")
+COLUMNS = ("ID", "Name", "Kind", "Size", "SHA-256", "Integrity", "Role")
+COL_ROLE = 6
 ID_ROLE = Qt.ItemDataRole.UserRole + 1
 SORT_ROLE = Qt.ItemDataRole.UserRole + 2
 INTEGRITY_COLORS = {
@@ -24,6 +33,9 @@ INTEGRITY_COLORS = {
     "missing": QColor(220, 60, 60),
     "unverified": QColor(220, 160, 40),
 }
+REFERENCE_COLOR = QColor(80, 170, 255)
+REFERENCE_TAG = "★ reference"
+"""Role column text of an item marked as a known genuine reference (questioned items: "questioned")."""
 
 
 def human_size(n: int) -> str:
@@ -43,6 +55,9 @@ def elide_hash(digest: str) -> str:
 
 class EvidencePanel(QWidget):
     """Case header and evidence table; the current row drives the central viewer.
+
+    The Role column tags the items marked as known genuine references (:data:`REFERENCE_TAG`).
+    Actions added with :meth:`add_context_action` make up the table's right-click menu.
 
     Signals
     -------
@@ -98,11 +113,12 @@ class EvidencePanel(QWidget):
     def _row(self, it: EvidenceItem) -> list[QStandardItem]:
         values = [
             (str(it.id), it.id),
-            (it.name, it.name.lower()),
+            (f"★\u00a0{it.name}" if it.role == "reference" else it.name, it.name.lower()),
             (it.kind, it.kind),
             (human_size(it.size), it.size),
             (elide_hash(it.sha256), it.sha256),
             (it.integrity, it.integrity),
+            (REFERENCE_TAG if it.role == "reference" else it.role, it.role),
         ]
         row = []
         for text, key in values:
@@ -121,7 +137,27 @@ class EvidencePanel(QWidget):
                            "mismatch": "stored copy no longer matches its recorded SHA-256",
                            "missing": "stored copy is missing from the case folder",
                            }.get(it.integrity, "not verified yet"))
+        if it.role == "reference":
+            bold = QFont()
+            bold.setBold(True)
+            for cell in (row[1], row[COL_ROLE]):
+                cell.setFont(bold)
+            row[COL_ROLE].setForeground(QBrush(REFERENCE_COLOR))
+            row[COL_ROLE].setToolTip("Marked as a known genuine reference: questioned recordings are compared "
+                                     "with it (Analysis ▸ Compare with reference…)")
+        else:
+            row[COL_ROLE].setForeground(QBrush(QColor(150, 150, 150)))
+            row[COL_ROLE].setToolTip("Under examination (Analysis ▸ Mark as known genuine reference to use it as "
+                                     "a reference)")
         return row
+
+    def add_context_action(self, action: QAction | None = None) -> None:
+        """Add an action to the table's right-click menu (None adds a separator)."""
+        if action is None:
+            action = QAction(self.table)
+            action.setSeparator(True)
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+        self.table.addAction(action)
 
     def current_id(self) -> int | None:
         """Evidence id of the current row."""

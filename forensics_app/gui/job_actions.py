@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QFileDialog
 
 from forensics_app.gui import tasks
 from forensics_app.gui.analyzers_dialog import AnalyzersDialog, applicable
+from forensics_app.gui.comparison_actions import DEDICATED_ACTIONS
 
 if TYPE_CHECKING:
     from forensics_app.gui.main_window import MainWindow
@@ -125,8 +126,10 @@ class JobActions:
         kinds = sorted({e.kind for e in items})
         summary = (f"#{items[0].id} {items[0].name} ({items[0].kind})" if len(items) == 1
                    else f"{len(items)} evidence items ({', '.join(kinds)})")
-        dialog = AnalyzersDialog(applicable(w.available_analyzers(), kinds), evidence_summary=summary,
-                                 parent=w)
+        # comparisons need a reference or a transcript: they run from their own actions
+        offered = [a for a in w.available_analyzers()
+                   if a.id not in DEDICATED_ACTIONS and not getattr(a, "needs_reference", False)]
+        dialog = AnalyzersDialog(applicable(offered, kinds), evidence_summary=summary, parent=w)
         if dialog.exec() == AnalyzersDialog.DialogCode.Accepted and dialog.chosen_ids():
             w.run_analyses([e.id for e in items], dialog.chosen_ids(), dialog.chosen_params())
 
@@ -145,7 +148,8 @@ class JobActions:
                                  {"audio.detector_robustness": params})
 
     def run_analyses(self, evidence_ids: Sequence[int], analyzer_ids: Sequence[str],
-                     params: Mapping[str, Mapping[str, Any]] | None = None) -> list[str]:
+                     params: Mapping[str, Mapping[str, Any]] | None = None, *,
+                     title: str = "Run analyses") -> list[str]:
         """Queue each analyzer on each evidence item of a kind it examines, and run them in the background.
 
         Parameters
@@ -159,6 +163,8 @@ class JobActions:
             :meth:`AnalyzersDialog.chosen_params` give them); an analyzer missing here runs with
             its defaults. Every run records its resolved parameters (``AnalysisRun.params``). An
             invalid value is reported once and that analyzer is not queued.
+        title : str
+            Title of the message box that reports an analyzer that cannot be queued.
 
         Returns
         -------
@@ -178,7 +184,7 @@ class JobActions:
                 infos[aid] = registry.get(aid)
                 specs[aid] = runner.make_spec(aid, params.get(aid))
             except Exception as exc:  # shown, never fatal
-                w.notify(f"{aid}: {exc}", level="error", title="Run analyses")
+                w.notify(f"{aid}: {exc}", level="error", title=title)
         keys = []
         for eid in evidence_ids:
             item = w.evidence_panel.items.get(eid)
@@ -191,7 +197,7 @@ class JobActions:
                 try:
                     run_id = runner.queue_job(store, evidence_id=eid, spec=spec, examiner=w.examiner)
                 except Exception as exc:  # shown, never fatal
-                    w.notify(f"{aid} on #{eid}: {exc}", level="error", title="Run analyses")
+                    w.notify(f"{aid} on #{eid}: {exc}", level="error", title=title)
                     continue
                 key = f"run:{run_id}"
                 changed = "".join(f"\n  {name} = {spec.params[name]!r}" for name in (params.get(aid) or {}))

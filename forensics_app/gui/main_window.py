@@ -3,9 +3,10 @@
 The window owns the widgets, menus, status bar and selection wiring, and the case state (``store``,
 ``case``, ``findings``, ``annotations``). Its commands live in helpers it owns:
 :class:`~forensics_app.gui.case_actions.CaseActions` (case lifecycle, integrity, report),
-:class:`~forensics_app.gui.job_actions.JobActions` (acquisition and analysis runs) and
-:class:`~forensics_app.gui.annotation_actions.AnnotationActions` (annotation wiring and time
-navigation); the window's methods of the same names delegate to them. The window never computes:
+:class:`~forensics_app.gui.job_actions.JobActions` (acquisition and analysis runs),
+:class:`~forensics_app.gui.comparison_actions.ComparisonActions` (evidence roles, reference
+comparison, transcript alignment) and :class:`~forensics_app.gui.annotation_actions.AnnotationActions`
+(annotation wiring and time navigation); the window's methods of the same names delegate to them. The window never computes:
 opening cases, acquisition, hashing, analyses, reports and view preparation are jobs on the
 :class:`~forensics_app.gui.workers.WorkerPool`. Reads from the store are short Sessions that copy
 plain values (:mod:`forensics_app.gui.snapshots`).
@@ -27,6 +28,7 @@ from forensics_app.gui.annotation_actions import AnnotationActions
 from forensics_app.gui.annotation_dialog import AnnotationDialog
 from forensics_app.gui.annotations_panel import AnnotationsPanel
 from forensics_app.gui.case_actions import APP_TITLE, REPORT_FILTERS, CaseActions
+from forensics_app.gui.comparison_actions import ComparisonActions
 from forensics_app.gui.evidence_panel import EvidencePanel
 from forensics_app.gui.findings_panel import FindingsPanel
 from forensics_app.gui.job_actions import JobActions, expand_paths
@@ -90,6 +92,7 @@ class MainWindow(QMainWindow):
         self.case_actions = CaseActions(self)
         self.job_actions = JobActions(self)
         self.annotation_actions = AnnotationActions(self)
+        self.comparison_actions = ComparisonActions(self)
 
         self.setWindowTitle(APP_TITLE)
         self.setAcceptDrops(True)
@@ -178,6 +181,10 @@ class MainWindow(QMainWindow):
             "Ctrl+Shift+R", "Re-score the selected span after MP3/AAC/Opus, 8 kHz and noise: is the verdict stable?")
         self.verify_action = self._action(analysis_menu, "&Verify integrity", self.verify_integrity,
                                           "Ctrl+Shift+V", "Re-hash every stored copy and check the audit trail")
+        self.comparison_actions.build(analysis_menu)
+        c = self.comparison_actions
+        self.mark_reference_action, self.compare_action, self.align_action = (
+            c.mark_reference_action, c.compare_action, c.align_action)
         annotations_menu = bar.addMenu("A&nnotations")
         self.export_annotations_action = self._action(
             annotations_menu, "&Export all layers…", self.annotations_panel.export_dialog, "Ctrl+Shift+E",

@@ -52,6 +52,8 @@ class EvidenceItem:
         Probe metadata (durations in s, rates in Hz, sizes in px).
     acquired_at : datetime or None
         UTC acquisition time.
+    role : str
+        ``"questioned"`` or ``"reference"`` (a known genuine recording).
     """
 
     id: int
@@ -64,6 +66,7 @@ class EvidenceItem:
     path: Path
     metadata: Mapping[str, Any] = field(default_factory=dict, compare=False)
     acquired_at: dt.datetime | None = None
+    role: str = "questioned"
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,8 @@ class FindingItem:
         TimeSeries artifact references (load with ``store.artifacts.get_series``).
     map_refs : tuple of dict
         TimeFreqMap artifact references (load with ``store.artifacts.get_map``).
+    alignment_refs : tuple of dict
+        AlignmentMatrix artifact references (load with ``store.artifacts.get_alignment``).
     """
 
     id: int
@@ -102,6 +107,7 @@ class FindingItem:
     details: Mapping[str, Any] = field(default_factory=dict, compare=False)
     series_refs: tuple[Mapping[str, str], ...] = field(default=(), compare=False)
     map_refs: tuple[Mapping[str, str], ...] = field(default=(), compare=False)
+    alignment_refs: tuple[Mapping[str, Any], ...] = field(default=(), compare=False)
 
     @property
     def is_time_localised(self) -> bool:
@@ -144,7 +150,7 @@ def _evidence_item(store: CaseStore, ev: Evidence) -> EvidenceItem:
     return EvidenceItem(
         id=ev.id, name=ev.original_name, kind=ev.media_kind, size=ev.size, sha256=ev.sha256, md5=ev.md5,
         integrity=ev.integrity, path=store.resolve(ev.stored_path), metadata=dict(ev.metadata_json or {}),
-        acquired_at=ev.acquired_at,
+        acquired_at=ev.acquired_at, role=ev.role,
     )
 
 
@@ -154,12 +160,13 @@ def _finding_item(f: Finding, run: AnalysisRun, ev_name: str, kind: str) -> Find
         region = (int(f.region["x"]), int(f.region["y"]), int(f.region["width"]), int(f.region["height"]))
     refs = tuple(dict(r) for r in (f.artifacts or {}).get("series", []))
     map_refs = tuple(dict(r) for r in (f.artifacts or {}).get("maps", []))
+    alignment_refs = tuple(dict(r) for r in (f.artifacts or {}).get("alignments", []))
     return FindingItem(
         id=f.id, run_id=run.id, evidence_id=run.evidence_id, evidence_name=ev_name, media_kind=kind,
         analyzer_id=run.analyzer_id, analyzer_version=run.analyzer_version, rank=f.rank, label=f.label,
         fake_likelihood=f.fake_likelihood, start_s=f.start_s, end_s=f.end_s, start_frame=f.start_frame,
         end_frame=f.end_frame, region=region, details=dict(f.details or {}), series_refs=refs,
-        map_refs=map_refs,
+        map_refs=map_refs, alignment_refs=alignment_refs,
     )
 
 

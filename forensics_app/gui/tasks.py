@@ -100,6 +100,32 @@ def run_analysis(store: CaseStore, run_id: int, *, examiner: str) -> Job:
     return job
 
 
+def set_evidence_role(store: CaseStore, evidence_id: int, *, role: str, examiner: str) -> Job:
+    """Mark an evidence item as questioned or as a known genuine reference (audited); the job
+    returns whether the role changed."""
+
+    def job(progress: ProgressToken) -> bool:
+        from forensics_app.store.evidence_roles import set_role
+
+        progress.check()
+        return set_role(store, evidence_id, role=role, examiner=examiner)
+
+    return job
+
+
+def load_analyzers() -> Job:
+    """Import the analyzer modules (seconds: DSP libraries) off the GUI thread; the job returns the
+    registered analyzer ids."""
+
+    def job(progress: ProgressToken) -> list[str]:
+        from forensics_app.analysis import registry
+
+        registry.load_all()
+        return [a.id for a in registry.all_analyzers()]
+
+    return job
+
+
 def verify(store: CaseStore, *, examiner: str) -> Job:
     """Re-hash every stored copy and check the audit chain; the job returns a ``VerifyReport``."""
 

@@ -67,3 +67,25 @@ def test_compare_refuses_bad_pairs_with_clear_errors(case_dir: Path, capsys: pyt
     capsys.readouterr()
     code, out = run(capsys, "align", str(case_dir), "--evidence", "2", "--transcript", "   ", "--json")
     assert code == 2 and "transcript is empty" in out["error"]
+
+
+def test_align_places_the_voicemail_words(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from forensics_app.demo.build import VOICEMAIL_TEXT
+    from forensics_app.demo.media import speech_wav
+
+    wav = speech_wav(tmp_path / "voicemail.wav", text=VOICEMAIL_TEXT, voice="en-gb", rate=22050,
+                     words_per_minute=150)
+    d = tmp_path / "case"
+    run(capsys, "case", "new", str(d), "--title", "vm", "--examiner", "Ann", "--json")
+    run(capsys, "case", "add", str(d), str(wav), "--json")
+    text_file = tmp_path / "transcript.txt"
+    text_file.write_text(VOICEMAIL_TEXT, encoding="utf-8")
+    code, out = run(capsys, "align", str(d), "--evidence", "1", "--transcript-file", str(text_file), "--json")
+    assert code == 0 and out["run"]["status"] == "done"
+    overview = out["findings"][0]
+    assert overview["label"] == "Transcript alignment" and overview["alignments"] == ["transcript-attention"]
+    words = overview["details"]["words"]
+    assert [w["word"].strip(".,").lower() for w in words][:4] == ["hello", "this", "is", "your"]
+    starts = [w["start_s"] for w in words]
+    assert starts == sorted(starts) and 0.0 <= starts[0] < 0.5
+    assert not [f for f in out["findings"] if f["label"].startswith("Poorly aligned word")]

@@ -44,11 +44,15 @@ class AudioControlsPanel(QWidget):
         its menu picks the map (``overlay_chosen(key)``) and holds :attr:`overlay_opacity`.
     overlay_opacity : QSlider
         Overlay opacity in percent, 0 to 100 (``overlay_opacity_changed(fraction)``).
+    residuals : QToolButton
+        Menu of the self-resynthesis residual maps shown in the panel under the spectrogram
+        (``residual_chosen(key or None)``); hidden when the findings have none.
     """
 
     lanes_changed = Signal(object)
     overlay_chosen = Signal(str)
     overlay_opacity_changed = Signal(float)
+    residual_chosen = Signal(object)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -81,6 +85,16 @@ class AudioControlsPanel(QWidget):
         self.lanes.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.lanes.setMenu(QMenu(self.lanes))
         self._build_overlay_controls()
+        self.residuals = QToolButton()
+        self.residuals.setText("Residual")
+        self.residuals.setToolTip("Choose the self-resynthesis residual heatmap shown in its own panel under the "
+                                  "spectrogram (one per vocoder), or hide the panel")
+        self.residuals.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.residuals.setMenu(QMenu(self.residuals))
+        self._residual_group = QActionGroup(self)
+        self._residual_group.setExclusive(True)
+        self._residual_group.triggered.connect(lambda a: self.residual_chosen.emit(a.data()))
+        self.set_residuals([], None)
         self.settings = QPushButton("STFT…")
         self.settings.setToolTip("Window, FFT size, hop, dB floor and range, frequency limits")
         for w in (self.play_selection, self.annotate):
@@ -97,7 +111,7 @@ class AudioControlsPanel(QWidget):
         layout.addWidget(self.selection_label, 3)
         self.channel_label = QLabel("Channel")
         for w in (self.channel_label, self.channel, QLabel("Axis"), self.scale, QLabel("Colours"),
-                  self.colormap, self.lanes, self.overlays, self.settings):
+                  self.colormap, self.lanes, self.overlays, self.residuals, self.settings):
             layout.addWidget(w)
 
     def _build_overlay_controls(self) -> None:
@@ -218,3 +232,26 @@ class AudioControlsPanel(QWidget):
         self.overlays.blockSignals(True)
         self.overlays.setChecked(on)
         self.overlays.blockSignals(False)
+
+    def set_residuals(self, keys: Sequence[str], current: str | None) -> None:
+        """Offer these residual maps (and "Hide residual panel"), ``current`` checked (None: hidden).
+
+        The button is hidden when there are none.
+        """
+        menu = self.residuals.menu()
+        menu.clear()
+        for action in self._residual_group.actions():
+            self._residual_group.removeAction(action)
+        for key, text in [*((k, k) for k in keys), (None, "Hide residual panel")]:
+            action = QAction(text, menu)
+            action.setData(key)
+            action.setCheckable(True)
+            action.setChecked(key == current)
+            self._residual_group.addAction(action)
+            menu.addAction(action)
+        self.residuals.setText(f"Residual ({len(keys)})")
+        self.residuals.setVisible(bool(keys))
+
+    def residual_keys(self) -> list[str]:
+        """The residual maps offered in the Residual menu."""
+        return [str(a.data()) for a in self._residual_group.actions() if a.data() is not None]

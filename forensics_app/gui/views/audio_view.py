@@ -4,7 +4,9 @@ Recordings of any length open at once: the recording is opened for chunked readi
 on screen is rendered at screen resolution for the visible range by
 :class:`~forensics_app.gui.views.audio_render.AudioRenderer` off the GUI thread (an overview first,
 detail as the user zooms). The view adds listening (:class:`~forensics_app.gui.playback.PlaybackController`
-with a playhead on every plot), selections snapped to samples, drawn annotations and findings.
+with a playhead on every plot), selections snapped to samples and drawn annotations. What it draws
+for the findings (ranges, lanes, map overlays, the residual panel and the alignment panel) is
+handled by :class:`~forensics_app.gui.views.audio_findings.AudioFindings`.
 """
 
 from __future__ import annotations
@@ -12,11 +14,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QKeyEvent
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QScrollArea,
+    QSizePolicy,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
 
 from forensics_app.domain.jobs import ProgressToken
 from forensics_app.dsp.spectrogram import SpectrogramImage
@@ -24,6 +34,8 @@ from forensics_app.gui.playback import PlaybackController, SinkFactory
 from forensics_app.gui.snapshots import AnnotationItem, EvidenceItem, FindingItem
 from forensics_app.gui.views import media_data
 from forensics_app.gui.views.audio_controls import AudioControlsPanel
+from forensics_app.gui.views.audio_findings import AudioFindings
+from forensics_app.gui.views.audio_lanes import DEFAULT_LANES, lane_key
 from forensics_app.gui.views.audio_marks import (
     Selection,
     SelectionViewBox,
@@ -31,15 +43,10 @@ from forensics_app.gui.views.audio_marks import (
     layer_colors,
     selection_items,
 )
+from forensics_app.gui.views.audio_readout import CursorReadout
 from forensics_app.gui.views.audio_render import AudioRenderer
-from forensics_app.gui.views.media_data import AudioOpened, Lane, MapLayer
-from forensics_app.gui.views.overlays import (
-    EvidenceView,
-    add_lane,
-    configure_plot,
-    range_label,
-    shaded_range,
-)
+from forensics_app.gui.views.media_data import AudioOpened, Lane
+from forensics_app.gui.views.overlays import EvidenceView, configure_plot
 from forensics_app.gui.views.spectrogram_settings_dialog import (
     SpectrogramDisplay,
     SpectrogramSettingsDialog,
@@ -49,30 +56,24 @@ from forensics_app.gui.workers import WorkerPool
 from forensics_app.ingest.audio_stream import AudioStream
 from forensics_app.store.artifacts import ArtifactStore
 
-FIRST_LANE_ROW = 2
 PLAYHEAD_PEN = (0, 255, 200)
 BANNER_STYLE = ("background:#5a1e1e; color:#ffd0d0; border:1px solid #c04040; border-radius:3px;"
                 "padding:3px 6px")
 
-
-DEFAULT_LANES = 3
-"""Lanes drawn when a recording opens; the Lanes menu shows the others."""
-
-
-def lane_key(lane: Lane) -> str:
-    """The name of a lane in the Lanes menu: ``"analyzer · series"``."""
-    return f"{lane.title}{lane.series.name}"
+__all__ = ["DEFAULT_LANES", "AudioView", "lane_key"]
 
 
 class AudioView(EvidenceView):
     """Waveform on top, spectrogram below (time in s, frequency in Hz), then one lane per series.
 
-    All plots share the time axis. Time-frequency maps of the findings (explanation maps) are
-    drawn over the spectrogram (:class:`~forensics_app.gui.views.tfmap_overlay.TimeFreqOverlay`),
-    chosen in the Overlay menu or by showing a finding that has maps. Shift+drag selects a time
-    range (snapped to samples), Ctrl+drag on the spectrogram a time-frequency box; a click moves
-    the playhead; Space plays or pauses, Shift+Space plays the selection, A asks to annotate it,
-    Esc clears it.
+    All plots share the time axis. Time-frequency maps of the findings (explanation maps, residual
+    heatmaps) are drawn over the spectrogram (:class:`~forensics_app.gui.views.tfmap_overlay.TimeFreqOverlay`),
+    chosen in the Overlay menu or by showing a finding that has maps; a self-resynthesis residual
+    map also gets a panel of its own under the spectrogram. Showing a finding of a reference
+    comparison or transcript alignment opens its alignment matrix under the plots, with the same
+    playhead. Shift+drag selects a time range (snapped to samples), Ctrl+drag on the spectrogram a
+    time-frequency box; a click moves the playhead; Space plays or pauses, Shift+Space plays the
+    selection, A asks to annotate it, Esc clears it.
 
     Parameters
     ----------
@@ -102,13 +103,10 @@ class AudioView(EvidenceView):
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.stream: AudioStream | None = None
         self.display: SpectrogramDisplay | None = None
-        self.lanes: tuple[Lane, ...] = ()
         self.annotations: tuple[AnnotationItem, ...] = ()
         self.selection: Selection | None = None
         self._pending_range: tuple[float, float, float | None] | None = None
-        self._range_items: list[tuple[pg.PlotItem, Any]] = []
         self.annotation_graphics: list[tuple[pg.PlotItem, Any]] = []
-        self._lane_plots: list[pg.PlotItem] = []
 
         self.info = QLabel("")
         self.readout = QLabel("")
@@ -125,9 +123,6 @@ class AudioView(EvidenceView):
         self.banner.setWordWrap(True)
         self.banner.setVisible(False)
         self.controls = AudioControlsPanel()
-        self.controls.lanes_changed.connect(self._on_lanes_chosen)
-        self._all_lanes: tuple[Lane, ...] = ()
-        self._chosen_lanes: set[str] | None = None  # user's choice; None: DEFAULT_LANES, scores first
 
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
@@ -152,13 +147,14 @@ class AudioView(EvidenceView):
                                       on_spectrogram=self._on_spectrogram)
         self.spec_image = self.renderer.overview_item
         self.overlay = TimeFreqOverlay(self.spec_plot, opacity=self.controls.overlay_opacity.value() / 100)
-        self._maps_gen = 0
-        self._pending_map_finding: int | None = None
         self.wave_curve = self.renderer.wave_curve
         self.playhead: list[pg.InfiniteLine] = []
         for plot in (self.wave_plot, self.spec_plot):
             self._add_playhead(plot)
         self._sel_items: list[tuple[pg.PlotItem, Any]] = []
+        self.finding_graphics = AudioFindings(self)
+        self.alignment = self.finding_graphics.alignment
+        self.alignment.seek_requested.connect(self.seek)
 
         self.playback = PlaybackController(sink_factory=sink_factory, parent=self)
         self.playback.position_changed.connect(self._on_playhead)
@@ -178,15 +174,30 @@ class AudioView(EvidenceView):
         c.overlays.toggled.connect(self.overlay.set_enabled)
         c.overlay_chosen.connect(self.overlay.choose)
         c.overlay_opacity_changed.connect(self.overlay.set_opacity)
+        c.lanes_changed.connect(self.finding_graphics.choose_lanes)
+        c.residual_chosen.connect(self.finding_graphics.choose_residual)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(top)
         layout.addWidget(self.banner)
         layout.addWidget(self.controls)
-        layout.addWidget(self.graphics, 1)
-        self._mouse_proxy = pg.SignalProxy(self.graphics.scene().sigMouseMoved, rateLimit=30,
-                                           slot=self._on_mouse_moved)
+        # the plots scroll when their rows need more height than there is (many lanes, the
+        # alignment panel open): no row is ever squeezed below its minimum or cut off
+        self.plots_area = QScrollArea()
+        self.plots_area.setWidgetResizable(True)
+        self.plots_area.setFrameShape(QFrame.Shape.NoFrame)
+        self.plots_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.plots_area.setWidget(self.graphics)
+        self.splitter = QSplitter(Qt.Orientation.Vertical)
+        self.splitter.addWidget(self.plots_area)
+        self.splitter.addWidget(self.alignment)
+        self.splitter.setStretchFactor(0, 1)
+        self.splitter.setStretchFactor(1, 0)
+        self.splitter.setChildrenCollapsible(False)
+        layout.addWidget(self.splitter, 1)
+        self.fit_plots()
+        self.cursor = CursorReadout(self)
 
     def _add_playhead(self, plot: pg.PlotItem) -> None:
         line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen(PLAYHEAD_PEN, width=1))
@@ -194,6 +205,27 @@ class AudioView(EvidenceView):
         line.setVisible(False)
         plot.addItem(line)
         self.playhead.append(line)
+
+    def fit_plots(self) -> None:
+        """Give the plot area the height its rows need at least (it scrolls when there is less)."""
+        self.graphics.setMinimumHeight(int(self.graphics.ci.minimumHeight()) + 8)
+
+    def _reset_playheads(self, extra_plots: Sequence[pg.PlotItem]) -> None:
+        """Playhead lines on the waveform, the spectrogram and these plots under them."""
+        self.playhead = self.playhead[:2]
+        for plot in extra_plots:
+            self._add_playhead(plot)
+            self.playhead[-1].setPos(self.playhead[0].pos().x())
+            self.playhead[-1].setVisible(self.playhead[0].isVisible())
+
+    @property
+    def lanes(self) -> tuple[Lane, ...]:
+        """The lanes drawn under the spectrogram."""
+        return self.finding_graphics.lane_stack.lanes
+
+    @property
+    def _all_lanes(self) -> tuple[Lane, ...]:
+        return self.finding_graphics.lane_stack.all_lanes
 
     # ------------------------------------------------------------------ loading
 
@@ -237,7 +269,7 @@ class AudioView(EvidenceView):
             self.wave_plot.setXRange(0.0, dur, padding=0)
         self._set_playback_source()
         self.renderer.attach(stream, self.display)
-        self._place_overlay()
+        self.finding_graphics.place_overlay()
         self._draw_annotations()
 
     def _on_spectrogram(self, image: SpectrogramImage) -> None:
@@ -273,7 +305,7 @@ class AudioView(EvidenceView):
         if "channel" in changes:
             self._set_playback_source()
         self.renderer.set_display(self.display)
-        self._place_overlay()
+        self.finding_graphics.place_overlay()
         self._draw_annotations()
 
     def set_display(self, display: SpectrogramDisplay) -> None:
@@ -293,7 +325,7 @@ class AudioView(EvidenceView):
         if channel_changed:
             self._set_playback_source()
         self.renderer.set_display(display)
-        self._place_overlay()
+        self.finding_graphics.place_overlay()
         self._draw_annotations()
 
     def edit_settings(self) -> None:
@@ -327,6 +359,7 @@ class AudioView(EvidenceView):
         for line in self.playhead:
             line.setPos(t)
             line.setVisible(True)
+        self.alignment.set_playhead(t)
         if self.playback.state == "playing":
             x0, x1 = self.visible_time_range()
             if not x0 <= t <= x1:  # page along with the playhead
@@ -339,6 +372,19 @@ class AudioView(EvidenceView):
         t = min(max(point.x(), 0.0), self.stream.duration_s)
         self.playback.seek(t)
         self._on_playhead(self.playback.position_s)
+
+    def seek(self, seconds: float) -> None:
+        """Move the playhead to ``seconds`` (e.g. from the alignment panel); the time axis pans to
+        show it when it is out of view."""
+        if self.stream is None:
+            return
+        self.playback.seek(min(max(float(seconds), 0.0), self.stream.duration_s))
+        t = self.playback.position_s
+        x0, x1 = self.visible_time_range()
+        if not x0 <= t <= x1:
+            span = x1 - x0
+            self.wave_plot.setXRange(t - 0.5 * span, t + 0.5 * span, padding=0)
+        self._on_playhead(t)
 
     # ---------------------------------------------------------------- selection
 
@@ -426,116 +472,21 @@ class AudioView(EvidenceView):
     # ----------------------------------------------------------------- findings
 
     def set_findings(self, findings: Sequence[FindingItem]) -> None:
-        """Shade time-localised findings and load every series artifact as a lane."""
+        """Shade time-localised findings, load every series artifact as a lane and every map."""
         ev_id = self.evidence.id if self.evidence is not None else None
         self.findings = tuple(f for f in findings if ev_id is None or f.evidence_id == ev_id)
-        self._draw_ranges()
-        self._load_lanes()
-        self._load_maps()
+        self.finding_graphics.set_findings(self.findings)
 
     def _on_lanes(self, lanes: tuple[Lane, ...]) -> None:
-        self._all_lanes = tuple(lanes)
-        keys = [lane_key(lane) for lane in self._all_lanes]
-        self.controls.set_lanes(keys, self._shown_lane_keys())
-        self._draw_lanes()
-
-    def _shown_lane_keys(self) -> set[str]:
-        if self._chosen_lanes is not None:
-            return self._chosen_lanes
-        scored_first = sorted(self._all_lanes, key=lambda lane: lane.series.unit != "FakeLikelihood")
-        return {lane_key(lane) for lane in scored_first[:DEFAULT_LANES]}
-
-    def _on_lanes_chosen(self, shown: set[str]) -> None:
-        self._chosen_lanes = set(shown)
-        self._draw_lanes()
-
-    def _draw_lanes(self) -> None:
-        for plot in self._lane_plots:
-            self.graphics.removeItem(plot)
-        self.playhead = self.playhead[:2]
-        self._lane_plots = []
-        shown = self._shown_lane_keys()
-        self.lanes = tuple(lane for lane in self._all_lanes if lane_key(lane) in shown)
-        last = len(self.lanes) - 1
-        for i, lane in enumerate(self.lanes):
-            plot = add_lane(self.graphics, FIRST_LANE_ROW + i, lane, link=self.wave_plot)
-            if i == last:
-                plot.setLabel("bottom", "time", units="s")
-                plot.getAxis("bottom").setStyle(showValues=True)
-                plot.getAxis("bottom").setHeight(None)
-            self._lane_plots.append(plot)
-            self._add_playhead(plot)
-            self.playhead[-1].setPos(self.playhead[0].pos().x())
-            self.playhead[-1].setVisible(self.playhead[0].isVisible())
-        self._draw_ranges()
-
-    def _draw_ranges(self) -> None:
-        for plot, item in self._range_items:
-            plot.removeItem(item)
-        self._range_items = []
-        plots = [self.wave_plot, self.spec_plot, *self._lane_plots]
-        for f in self.findings:
-            if f.start_s is None:
-                continue
-            end = f.end_s if f.end_s is not None else f.start_s
-            for plot in plots:
-                item = shaded_range(f.start_s, end, f, fill=plot is not self.spec_plot)
-                plot.addItem(item)
-                self._range_items.append((plot, item))
-            label = range_label(f.start_s, f)
-            label.setPos(f.start_s, 1.0)
-            self.wave_plot.addItem(label)
-            self._range_items.append((self.wave_plot, label))
-
-    # ------------------------------------------------------------------ overlays
-
-    def _load_maps(self) -> None:
-        """Load the findings' time-frequency maps off the GUI thread, then offer them as overlays."""
-        self._maps_gen += 1
-        gen = self._maps_gen
-        with_maps = [(f.id, f.analyzer_id, f.start_s, f.end_s, f.map_refs) for f in self.findings if f.map_refs]
-        if not with_maps:
-            self._on_maps(gen, ())
-            return
-        artifacts = self._artifacts
-
-        def job(progress: ProgressToken) -> tuple[MapLayer, ...]:
-            return media_data.load_maps(artifacts, with_maps)
-
-        self._submit("maps", job, lambda layers: self._on_maps(gen, layers))
-
-    def _on_maps(self, gen: int, layers: tuple[MapLayer, ...]) -> None:
-        if gen != self._maps_gen:
-            return  # findings changed while loading
-        self.overlay.set_layers(layers)
-        self.controls.set_overlays(self.overlay.keys(), self.overlay.choice, n_maps=len(layers))
-        pending, self._pending_map_finding = self._pending_map_finding, None
-        if pending is not None:
-            self._show_finding_map(pending)
-
-    def _place_overlay(self) -> None:
-        """Put the maps on the spectrogram's current frequency axis (linear, log or mel)."""
-        scale = self.renderer.scale
-        self.overlay.set_axis(None if scale is None or scale.kind == "linear" else self.renderer.hz_to_y)
-
-    def _show_finding_map(self, finding_id: int) -> None:
-        key = self.overlay.key_of_finding(finding_id)
-        if key is None:
-            return
-        self.overlay.choose(key)
-        self.overlay.set_enabled(True)
-        self.controls.set_overlay_choice(key, on=True)
+        self.finding_graphics.on_lanes(lanes)
 
     def show_finding(self, finding: FindingItem) -> None:
         """Zoom the time axis to a finding's range (with margins) and put the playhead at its start.
 
-        A finding with time-frequency maps also shows its maps as the overlay.
+        A finding with time-frequency maps also shows its maps (as the overlay, and a residual map
+        in the residual panel); a finding of a comparison run shows the run's alignment matrix.
         """
-        if finding.map_refs:
-            if self.overlay.key_of_finding(finding.id) is None:
-                self._pending_map_finding = finding.id  # its maps are still loading
-            else:
-                self._show_finding_map(finding.id)
+        self.finding_graphics.show_finding(finding)
         if finding.start_s is None:
             return
         start = finding.start_s
@@ -569,32 +520,11 @@ class AudioView(EvidenceView):
 
     # ------------------------------------------------------------------ readout
 
-    def _on_mouse_moved(self, event: Any) -> None:
-        pos: QPointF = event[0]
-        for plot, kind in [(self.spec_plot, "spec"), (self.wave_plot, "wave"),
-                           *[(p, "lane") for p in self._lane_plots]]:
-            if plot.sceneBoundingRect().contains(pos):
-                point = plot.vb.mapSceneToView(pos)
-                self.readout.setText(self.readout_text(point.x(), point.y(), kind))
-                return
-
     def readout_text(self, x: float, y: float, kind: str = "spec") -> str:
         """Cursor readout for a point in plot coordinates.
 
         Time (s) and sample index everywhere; on the spectrogram the frequency (Hz, mapped through
-        the axis scale) and the level (dBFS) of the pixel under the cursor.
+        the axis scale) and the level (dBFS) of the pixel under the cursor; on the residual panel the
+        frequency and the residual (dB). See :class:`~forensics_app.gui.views.audio_readout.CursorReadout`.
         """
-        sample = ""
-        if self.stream is not None:
-            n = int(np.floor(x * self.stream.rate))
-            if 0 <= n < self.stream.n_samples:
-                sample = f" · sample {n}"
-        head = f"t = {x:.4f} s{sample}"
-        if kind == "spec":
-            hz = max(self.renderer.y_to_hz(y), 0.0)
-            level = self.renderer.level_at(x, hz)
-            db = "" if level is None else f" · {level:.1f} dBFS"
-            return f"{head} · f = {hz:.0f} Hz{db}{self.overlay.readout(x, hz)}"
-        if kind == "wave":
-            return f"{head} · amplitude {y:+.3f} FS"
-        return f"{head} · value {y:.4g}"
+        return self.cursor.text(x, y, kind)

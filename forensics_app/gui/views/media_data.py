@@ -16,7 +16,7 @@ import numpy as np
 
 from forensics_app.domain.jobs import ProgressToken
 from forensics_app.domain.media import VideoSource
-from forensics_app.domain.results import TimeFreqMap, TimeSeries
+from forensics_app.domain.results import AlignmentMatrix, TimeFreqMap, TimeSeries
 from forensics_app.dsp.envelope import waveform_envelope
 from forensics_app.dsp.scales import FrequencyScale
 from forensics_app.dsp.spectrogram import SpectrogramEngine, SpectrogramImage, settings_for
@@ -106,6 +106,31 @@ class MapLayer:
     start_s: float
     end_s: float
     tf_map: TimeFreqMap
+
+
+@dataclass(frozen=True)
+class AlignmentLayer:
+    """One alignment matrix of a finding (reference comparison, transcript alignment).
+
+    Attributes
+    ----------
+    finding_id, run_id : int
+        The finding that stored the matrix and its run (whose other findings are the departures).
+    analyzer_id : str
+        The analyzer of that run.
+    matrix : AlignmentMatrix
+        Columns in questioned time (s), rows reference frames or transcript words.
+    """
+
+    finding_id: int
+    run_id: int
+    analyzer_id: str
+    matrix: AlignmentMatrix
+
+    @property
+    def title(self) -> str:
+        """``"analyzer · matrix name (unit)"``."""
+        return f"{self.analyzer_id} · {self.matrix.name} ({self.matrix.unit})"
 
 
 @dataclass(frozen=True)
@@ -204,6 +229,31 @@ def load_maps(artifacts: ArtifactStore,
             layers.append(MapLayer(finding_id=finding_id, analyzer_id=analyzer_id, key=key, start_s=a, end_s=b,
                                    tf_map=tf_map))
     return tuple(layers)
+
+
+def load_alignments(artifacts: ArtifactStore, *, finding_id: int, run_id: int, analyzer_id: str,
+                    refs: Sequence[Mapping[str, object]],
+                    progress: ProgressToken | None = None) -> tuple[AlignmentLayer, ...]:
+    """Load the AlignmentMatrix artifacts of one finding (hash-checked reads).
+
+    Parameters
+    ----------
+    artifacts : ArtifactStore
+        The case's artifact store.
+    finding_id, run_id : int
+        The finding and its run.
+    analyzer_id : str
+        The run's analyzer.
+    refs : sequence of mapping
+        The finding's alignment references (``FindingItem.alignment_refs``).
+    """
+    out = []
+    for ref in refs:
+        if progress is not None:
+            progress.check()
+        out.append(AlignmentLayer(finding_id=finding_id, run_id=run_id, analyzer_id=analyzer_id,
+                                  matrix=artifacts.get_alignment(dict(ref))))
+    return tuple(out)
 
 
 def load_image(path: Path) -> np.ndarray:

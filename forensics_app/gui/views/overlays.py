@@ -19,6 +19,8 @@ from forensics_app.store.artifacts import ArtifactStore
 
 LEFT_AXIS_WIDTH = 72
 """Every plot of a view gets the same left axis width so their time axes line up."""
+LANE_LABEL_CHARS = 14
+"""Longest lane axis label (the lane's unit) before it is shortened."""
 DESCRIPTIVE_RGB = (90, 160, 255)
 """Colour of findings without a FakeLikelihood."""
 
@@ -92,7 +94,10 @@ def add_lane(layout: pg.GraphicsLayoutWidget, row: int, lane: Lane, *, x_scale: 
         Plot whose x axis this lane follows.
     """
     plot = layout.addPlot(row=row, col=0)
-    configure_plot(plot, y_label=lane.series.name, y_units=None)
+    # the title names the series; the axis gives its unit (a long name would overflow a low lane)
+    unit = lane.series.unit or lane.series.name
+    configure_plot(plot, y_label=unit if len(unit) <= LANE_LABEL_CHARS else unit[: LANE_LABEL_CHARS - 1] + "…",
+                   y_units=None)
     plot.getAxis("left").enableAutoSIPrefix(False)
     plot.setTitle(f"<span style='font-size:8pt'>{lane.title}</span>")
     plot.setMinimumHeight(height)

@@ -101,6 +101,42 @@ class Placement:
         return QRectF(self.x0, self.y0, self.x1 - self.x0, self.y1 - self.y0)
 
 
+def place_grid(values: np.ndarray, *, x_centres: np.ndarray, y_centres: np.ndarray,
+               y_floor: float | None = None, y_of: HzToY | None = None) -> Placement:
+    """Where and how a sampled grid (a map, an alignment matrix) is drawn in a plot.
+
+    Parameters
+    ----------
+    values : np.ndarray
+        Shape (n_y, n_x); row 0 is the lowest y.
+    x_centres : np.ndarray
+        Shape (n_x,), increasing column centres in the plot's x units (s).
+    y_centres : np.ndarray
+        Shape (n_y,), increasing row centres (Hz, s or row index).
+    y_floor : float, optional
+        Clips the lowest row edge (0 Hz for frequencies).
+    y_of : callable, optional
+        Row coordinate to the plot's y coordinate (a frequency axis scale); None: identity.
+
+    Returns
+    -------
+    Placement
+        Columns and rows are resampled (nearest cell) only when they are not already equally
+        spaced in x and y units.
+    """
+    t_edges = centre_edges(x_centres)
+    r_edges = centre_edges(y_centres, floor=y_floor)
+    y_edges = r_edges if y_of is None else np.array([y_of(float(f)) for f in r_edges])
+    if not _uniform(t_edges):
+        cols = min(max(2 * values.shape[1], 64), 4096)
+        values = values[:, _nearest_cells(t_edges, cols)]
+    if y_edges[-1] > y_edges[0] and not _uniform(y_edges):
+        rows = min(max(2 * values.shape[0], MIN_WARPED_ROWS), MAX_WARPED_ROWS)
+        values = values[_nearest_cells(y_edges, rows), :]
+    return Placement(image=np.ascontiguousarray(values, dtype=np.float32), x0=float(t_edges[0]),
+                     x1=float(t_edges[-1]), y0=float(y_edges[0]), y1=float(y_edges[-1]))
+
+
 def place_map(tf_map: TimeFreqMap, *, hz_to_y: HzToY | None = None) -> Placement:
     """Where and how a map is drawn on a spectrogram axis.
 
@@ -114,21 +150,10 @@ def place_map(tf_map: TimeFreqMap, *, hz_to_y: HzToY | None = None) -> Placement
     Returns
     -------
     Placement
-        Columns and rows are resampled (nearest cell) only when they are not already equally
-        spaced in seconds and in y units.
+        See :func:`place_grid` (rows clipped at 0 Hz).
     """
-    values = tf_map.values
-    t_edges = centre_edges(tf_map.times_s)
-    f_edges = centre_edges(tf_map.freqs_hz, floor=0.0)
-    y_edges = f_edges if hz_to_y is None else np.array([hz_to_y(float(f)) for f in f_edges])
-    if not _uniform(t_edges):
-        cols = min(max(2 * values.shape[1], 64), 4096)
-        values = values[:, _nearest_cells(t_edges, cols)]
-    if y_edges[-1] > y_edges[0] and not _uniform(y_edges):
-        rows = min(max(2 * values.shape[0], MIN_WARPED_ROWS), MAX_WARPED_ROWS)
-        values = values[_nearest_cells(y_edges, rows), :]
-    return Placement(image=np.ascontiguousarray(values, dtype=np.float32), x0=float(t_edges[0]),
-                     x1=float(t_edges[-1]), y0=float(y_edges[0]), y1=float(y_edges[-1]))
+    return place_grid(tf_map.values, x_centres=tf_map.times_s, y_centres=tf_map.freqs_hz, y_floor=0.0,
+                      y_of=hz_to_y)
 
 
 class TimeFreqOverlay:
