@@ -6,6 +6,7 @@ does what is missing::
     forensics-app train vocoder  --data DIR                 # the project's neural vocoder
     forensics-app train detector --data DIR --model lcnn    # data (cached) + train + calibrate + card
     forensics-app train detector --data DIR --model aasist
+    forensics-app train detector --data DIR --model residual  # self-resynthesis residual detector
     forensics-app train calibrate-imported --data DIR --model aasist-official
 
 ``--data`` is a folder of bona fide speech (``speaker-chapter-utt.flac``, e.g. LibriSpeech).
@@ -59,6 +60,25 @@ PRESETS: dict[str, DetectorPreset] = {
         config={"nb_samp": 32000, "first_conv": 128, "filts": [70, [1, 8], [8, 8], [8, 16], [16, 16]],
                 "gat_dims": [24, 32], "pool_ratios": [0.4, 0.5, 0.7, 0.5],
                 "temperatures": [2.0, 2.0, 100.0, 100.0]}),
+}
+
+
+@dataclass(frozen=True)
+class ResidualPreset:
+    """How the self-resynthesis residual detector is built (features cached, head trained in seconds)."""
+
+    model_id: str
+    window_s: float
+    hop_s: float
+    crop_s: float
+    fuse_with: tuple[str, ...]
+    max_train_utterances: int | None = None
+
+
+#: Residual detectors (``--model`` names); their features are cached next to the data set.
+RESIDUAL_PRESETS: dict[str, ResidualPreset] = {
+    "residual": ResidualPreset(model_id="resynthesis-residual-v1", window_s=2.0, hop_s=0.5, crop_s=4.0,
+                               fuse_with=("lfcc-lcnn-v1",)),
 }
 
 
@@ -141,6 +161,8 @@ def cmd_train_detector(args: argparse.Namespace, emit: Callable[[argparse.Namesp
     from forensics_app.training.develop import develop_model
 
     _threads(args)
+    if args.model in RESIDUAL_PRESETS:
+        return cmd_train_residual(args, emit)
     preset = PRESETS[args.model]
     manifest = Path(args.dataset) if args.dataset else ensure_dataset(args)
     details = develop_model(
@@ -152,6 +174,23 @@ def cmd_train_detector(args: argparse.Namespace, emit: Callable[[argparse.Namesp
         batch_size=preset.batch_size, lr=preset.lr,
     )
     emit(args, details, lambda: json.dumps(details.get("validation", {}), indent=2))
+    return 0
+
+
+def cmd_train_residual(args: argparse.Namespace, emit: Callable[[argparse.Namespace, Any, Callable[[], str]], None]) -> int:
+    """``train detector --model residual``: features (cached), head, calibration, validation, fusion, card."""
+    from forensics_app.training.residual_develop import develop_residual_model
+
+    preset = RESIDUAL_PRESETS[args.model]
+    manifest = Path(args.dataset) if args.dataset else ensure_dataset(args)
+    cache = Path(args.cache) if args.cache else manifest.parent / f"residual-features-crop{preset.crop_s:g}s.npz"
+    details = develop_residual_model(
+        manifest=manifest, model_id=args.id or preset.model_id, cache=cache, out_dir=_models_dir(args),
+        fuse_with=preset.fuse_with, crop_s=preset.crop_s, window_s=preset.window_s, hop_s=preset.hop_s,
+        max_train_utterances=args.max_train_utterances or preset.max_train_utterances, seed=args.seed,
+        workers=args.workers, progress=_progress(args.model), log=_log)
+    emit(args, details, lambda: json.dumps({"validation": details["validation"]["overall"],
+                                            "fusion": details["fusion_validation"][0]["systems"]}, indent=2))
     return 0
 
 
@@ -189,10 +228,13 @@ def register(sub: Any, *, common: argparse.ArgumentParser,
     c.set_defaults(func=lambda a: cmd_train_vocoder(a, emit))
     c = tsub.add_parser("detector", help="train, calibrate and validate a shipped detector",
                         parents=[common, shared, data])
-    c.add_argument("--model", choices=sorted(PRESETS), required=True)
+    c.add_argument("--model", choices=sorted(PRESETS | RESIDUAL_PRESETS), required=True)
     c.add_argument("--id", help="model id (default: the preset's)")
     c.add_argument("--minutes", type=float, help="training budget (default: the preset's)")
     c.add_argument("--lofo-minutes", type=float, help="budget per leave-one-family-out run")
+    c.add_argument("--cache", help="residual: feature cache .npz (default: next to the data set manifest)")
+    c.add_argument("--max-train-utterances", type=int,
+                   help="residual: train on the recordings of at most this many utterances (seeded choice)")
     c.set_defaults(func=lambda a: cmd_train_detector(a, emit))
     c = tsub.add_parser("calibrate-imported", help="calibrate and validate imported third-party weights "
                         "on the generated data", parents=[common, shared, data])

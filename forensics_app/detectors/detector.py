@@ -2,9 +2,10 @@
 
 :func:`load_detector` resolves a model id in the catalog (shipped or imported), verifies the
 weights' SHA-256, loads them without executing pickled code, builds the registered architecture
-and puts it on the compute device. :class:`Detector` then scores any recording with the one
-windowed scoring routine (:mod:`forensics_app.detectors.windows`), turns raw scores into
-calibrated log-likelihood ratios and FakeLikelihoods, and draws explanation maps of windows.
+and puts it on the compute device. :class:`Detector` then scores any recording window by window
+through the front end its architecture declares (:mod:`forensics_app.detectors.front_ends`:
+waveform windows, or self-resynthesis residual statistics), turns raw scores into calibrated
+log-likelihood ratios and FakeLikelihoods, and draws explanation maps of windows.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ import numpy as np
 from scipy.signal import resample_poly
 
 from forensics_app.detectors import catalog
-from forensics_app.detectors.windows import WindowScores, file_score, score_windows
+from forensics_app.detectors.front_ends import FrontEnd, front_end_name, get_front_end
+from forensics_app.detectors.windows import WindowScores, file_score
 from forensics_app.domain.errors import AnalyzerError
 from forensics_app.domain.jobs import Progress
 from forensics_app.domain.results import TimeFreqMap
@@ -70,7 +72,7 @@ class Detector:
     device: str
 
     def __post_init__(self) -> None:
-        self._lock = threading.Lock()  # one forward pass at a time per loaded net
+        self.net_lock = threading.Lock()  # one forward pass at a time per loaded net
 
     @property
     def sample_rate(self) -> int:
@@ -87,6 +89,11 @@ class Detector:
         """Window hop (s)."""
         return float(self.entry.hop_s)
 
+    @property
+    def front_end(self) -> FrontEnd:
+        """How recordings are fed to the net (declared by its architecture, see :mod:`.front_ends`)."""
+        return get_front_end(front_end_name(self.net))
+
     def score_wave(self, wave: np.ndarray, *, rate: int, progress: Progress | None = None,
                    hop_s: float | None = None) -> WindowScores:
         """Raw fake scores of every window of a mono recording.
@@ -96,7 +103,7 @@ class Detector:
         wave : np.ndarray
             Shape (n,), float, at ``rate`` Hz.
         rate : int
-            Sample rate (Hz); the audio is resampled to :attr:`sample_rate` first.
+            Sample rate (Hz); the front end resamples to :attr:`sample_rate`.
         progress : Progress, optional
             Reports fractions and is checked between batches.
         hop_s : float, optional
@@ -105,13 +112,12 @@ class Detector:
         Returns
         -------
         WindowScores
-            Window start/end times (s) and raw scores (natural-log odds, higher = more synthetic).
+            Window start/end times (s) and raw scores (natural-log odds, higher = more synthetic);
+            NaN for windows the front end cannot score (a residual detector's windows with too
+            little active speech).
         """
-        x = to_rate(wave, rate=rate, target=self.sample_rate)
-        with self._lock:
-            return score_windows(self.net, x, rate=self.sample_rate, window_s=self.window_s,
-                                 hop_s=self.hop_s if hop_s is None else float(hop_s),
-                                 device=self.device, progress=progress)
+        return self.front_end.score(self, np.asarray(wave).reshape(-1), rate=int(rate),
+                                    hop_s=self.hop_s if hop_s is None else float(hop_s), progress=progress)
 
     def score_file(self, path: Path) -> float:
         """The file-level raw fake score of an audio file (mean of its window scores).
@@ -149,7 +155,7 @@ class Detector:
         Parameters
         ----------
         raw : array_like
-            Raw scores.
+            Raw scores; NaN (an unscored window) stays NaN.
         bounded : bool
             Limit the LLRs to :attr:`llr_bounds` (what the validation data supports).
 
@@ -182,23 +188,13 @@ class Detector:
         Returns
         -------
         TimeFreqMap
-            Relevance in [0, 1] over absolute time (s) and frequency (Hz).
+            Over absolute time (s) and frequency (Hz): relevance in [0, 1] for waveform detectors,
+            the window's residual map (dB) for residual detectors.
         str
             The explanation method (e.g. integrated gradients).
         """
-        from forensics_app.detectors.explain import explain
-
-        a = int(round(start_s * rate))
-        b = a + int(round(self.window_s * rate))
-        seg = np.asarray(wave[max(a, 0):b], dtype=np.float32)
-        x = to_rate(seg, rate=rate, target=self.sample_rate)
-        n = int(round(self.window_s * self.sample_rate))
-        if x.size < n:
-            x = np.pad(x, (0, n - x.size))
-        with self._lock:
-            ex = explain(self.net, self.entry.architecture, x[:n], rate=self.sample_rate)
-        return TimeFreqMap(name=name, unit="relevance", times_s=ex.times_s + start_s,
-                           freqs_hz=ex.freqs_hz, values=ex.values), ex.method
+        return self.front_end.explain(self, np.asarray(wave).reshape(-1), rate=int(rate), start_s=float(start_s),
+                                      name=name)
 
 
 _CACHE: dict[tuple[str, str, str], Detector] = {}

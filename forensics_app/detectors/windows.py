@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from forensics_app.detectors.errors import NoScorableWindows
 from forensics_app.domain.errors import AnalyzerError
 from forensics_app.domain.jobs import Progress
 
@@ -34,7 +35,9 @@ class WindowScores:
         (n,) float64, the start and end of each window in seconds from the start of the
         recording. A padded window ends at the end of the recording, not of the window.
     raw : numpy.ndarray
-        (n,) float64, ``logit_spoof - logit_bonafide`` of each window.
+        (n,) float64, ``logit_spoof - logit_bonafide`` of each window; NaN for a window the
+        detector's front end could not score (a residual detector's window with too little
+        active speech; waveform detectors score every window).
     padded : bool
         True when the recording was shorter than one window and was zero-padded.
     """
@@ -202,13 +205,53 @@ def score_windows(
 
 
 def file_score(ws: WindowScores) -> float:
-    """The raw score of a whole recording: the mean of its window raw scores.
+    """The raw score of a whole recording: the mean of its scored (finite) window raw scores.
 
     The mean of the log-odds treats the windows as repeated looks at one source, which suits a
     recording that is entirely bona fide or entirely synthetic (what the detectors are trained
     and calibrated on). A short synthetic insert in a long bona fide recording is diluted by
     the mean; the per-window scores show where it lies.
+
+    Raises
+    ------
+    AnalyzerError
+        No window.
+    NoScorableWindows
+        No window with a score (NaN everywhere: too little active speech).
     """
     if len(ws.raw) == 0:
         raise AnalyzerError("no windows to summarise")
-    return float(np.mean(ws.raw))
+    scored = np.isfinite(ws.raw)
+    if not scored.any():
+        raise NoScorableWindows(f"none of the {len(ws.raw)} window(s) could be scored: too little active speech")
+    return float(np.mean(ws.raw[scored]))
+
+
+def speech_windows(wave: np.ndarray, *, rate: int, starts_s: np.ndarray, ends_s: np.ndarray,
+                   floor_dbfs: float) -> np.ndarray:
+    """Which windows hold speech-level energy: detectors trained on speech say nothing reliable about silence.
+
+    Parameters
+    ----------
+    wave : numpy.ndarray
+        (T,) mono samples in [-1, 1] at ``rate`` Hz.
+    rate : int
+        Sample rate in Hz.
+    starts_s, ends_s : numpy.ndarray
+        (n,) window starts and ends in seconds.
+    floor_dbfs : float
+        Windows whose RMS is below this (dBFS) are not speech.
+
+    Returns
+    -------
+    numpy.ndarray
+        (n,) bool: RMS at least ``floor_dbfs`` and at most 40 dB below the 95th percentile of the
+        windows' RMS levels (the recording's loud level).
+    """
+    rms = np.empty(len(starts_s))
+    for i, (a, b) in enumerate(zip(starts_s, ends_s, strict=True)):
+        seg = wave[int(a * rate):max(int(b * rate), int(a * rate) + 1)]
+        rms[i] = float(np.sqrt(np.mean(np.square(seg, dtype=np.float64)))) if seg.size else 0.0
+    db = 20 * np.log10(np.maximum(rms, 1e-12))
+    loud = np.percentile(db, 95) if db.size else 0.0
+    return (db >= floor_dbfs) & (db >= loud - 40.0)

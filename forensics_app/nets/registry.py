@@ -32,6 +32,7 @@ BUILTIN_MODULES = (
     "forensics_app.nets.lcnn",
     "forensics_app.nets.aasist",
     "forensics_app.nets.vocoder",
+    "forensics_app.nets.residual_mlp",
 )
 
 ModuleT = TypeVar("ModuleT", bound=type[nn.Module])

@@ -92,8 +92,15 @@ def explanation_of(details: Mapping[str, Any]) -> str | None:
 
 
 def is_residual_map(ref: Mapping[str, Any]) -> bool:
-    """True for a stored map reference of a self-resynthesis residual heatmap."""
-    return str(ref.get("name", "")).startswith(RESIDUAL_MAP_PREFIX)
+    """True for a stored map reference of a self-resynthesis residual heatmap.
+
+    The name is the prefix plus one round-trip id (``"resynthesis-residual-world"``); explanation
+    maps of the residual *detector* (``"resynthesis-residual-v1 explanation"``) are not residual
+    heatmaps of the recording and are drawn with the other explanation maps.
+    """
+    name = str(ref.get("name", ""))
+    rest = name[len(RESIDUAL_MAP_PREFIX):]
+    return name.startswith(RESIDUAL_MAP_PREFIX) and bool(rest) and all(c.isalnum() or c in "_." for c in rest)
 
 
 def alignment_texts(analyzer_id: str, *, word_rows: bool) -> tuple[str, str]:

@@ -8,9 +8,15 @@ the posterior at equal priors.
 
 * The hop is each model's own (``hop_s`` in its manifest entry: 0.5 s for LFCC-LCNN, half a
   window for the official AASIST files) unless ``hop_s`` is set.
+* Each model is fed through the front end its architecture declares: waveform windows (LFCC-LCNN,
+  AASIST) or the self-resynthesis residual statistics of each window (the residual detector, which
+  pushes the recording through the WORLD, Griffin-Lim, LPC and neural round trips once).
 * Windows that hold no speech energy (RMS below ``silence_dbfs`` or more than 40 dB under the
   recording's loud level) are not scored: detectors trained on speech say nothing reliable about
-  silence. Their lane values are gaps.
+  silence. Neither are windows a model's front end cannot score (a residual detector's windows
+  with too little active speech, NaN raw scores). Their lane values are gaps. A model with no
+  scorable window is left out of the fusion and named in the verdict's details; the analysis fails
+  only when no model can score the recording.
 * LLRs are limited to what the validation data can support: at most ln(number of bona fide
   validation recordings) for synthetic and -ln(number of spoofed ones) for bona fide (about +-4
   to 6); the unbounded value is kept in the finding's details.
@@ -19,10 +25,13 @@ the posterior at equal priors.
   error rates were measured on validation speakers.
 * Fused verdict: the mean of the models' calibrated LLRs (averaging, not summing: the models saw
   the same training data and are not independent evidence), placed in the widest of the models'
-  bands. The fusion itself has not been validated separately; the report says so.
+  bands. Where a model's details record a measured fusion of exactly the models that ran (the
+  residual detector's card measures LFCC-LCNN + residual on the validation speakers), those figures
+  are stated with the fusion; otherwise the report says the fusion was not validated separately.
 * Suspicious segments: runs of windows whose fused LLR is above 0, ranked by their peak; each gets
   an explanation map per model of the window where that model's score peaks (integrated gradients
-  for LFCC-LCNN, graph-attention weights for AASIST) drawn over the spectrogram.
+  for LFCC-LCNN, graph-attention weights for AASIST, the window's residual map in dB for the
+  residual detector) drawn over the spectrogram.
 """
 
 from __future__ import annotations
@@ -34,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from forensics_app.analysis.registry import Param, analyzer
+from forensics_app.detectors.errors import NoScorableWindows
 from forensics_app.detectors.summary import validation_summary
 from forensics_app.domain.errors import AnalyzerError
 from forensics_app.domain.jobs import Progress
@@ -104,18 +114,6 @@ def select_models(spec: str) -> list[str]:
     return wanted
 
 
-def _speech_mask(wave: np.ndarray, rate: int, starts: np.ndarray, ends: np.ndarray,
-                 floor_dbfs: float) -> np.ndarray:
-    """True for windows with enough energy to be speech (see the module docstring)."""
-    rms = np.empty(starts.size)
-    for i, (a, b) in enumerate(zip(starts, ends, strict=True)):
-        seg = wave[int(a * rate):max(int(b * rate), int(a * rate) + 1)]
-        rms[i] = float(np.sqrt(np.mean(np.square(seg, dtype=np.float64)))) if seg.size else 0.0
-    db = 20 * np.log10(np.maximum(rms, 1e-12))
-    loud = np.percentile(db, 95) if db.size else 0.0
-    return (db >= floor_dbfs) & (db >= loud - 40.0)
-
-
 def band_of(llr: float, t_low: float, t_high: float) -> str:
     """The verdict band of an LLR."""
     if llr >= t_high:
@@ -134,13 +132,27 @@ def _thresholds(det: Detector) -> tuple[float, float]:
 
 def score_model(det: Detector, wave: np.ndarray, rate: int, *, hop_s: float | None, silence_dbfs: float,
                 progress: Progress) -> ModelScores:
-    """Score one recording with one detector (window LLRs, file LLR and band)."""
+    """Score one recording with one detector (window LLRs, file LLR and band).
+
+    Raises
+    ------
+    AnalyzerError
+        No window has speech-level energy.
+    NoScorableWindows
+        The model's front end scored none of the speech windows (NaN raw scores).
+    """
+    from forensics_app.detectors.windows import speech_windows
+
     ws = det.score_wave(wave, rate=rate, hop_s=hop_s, progress=progress)
     llr = det.llr(ws.raw)
-    mask = _speech_mask(wave, rate, ws.starts_s, ws.ends_s, silence_dbfs)
-    if not mask.any():
+    speech = speech_windows(wave, rate=rate, starts_s=ws.starts_s, ends_s=ws.ends_s, floor_dbfs=silence_dbfs)
+    if not speech.any():
         raise AnalyzerError("the recording holds no window with speech-level energy "
                             f"(every window is below {silence_dbfs:.0f} dBFS RMS): nothing to score")
+    mask = speech & np.isfinite(ws.raw)
+    if not mask.any():
+        raise NoScorableWindows(f"{det.entry.id} could score none of the {int(speech.sum())} speech window(s) "
+                          "(too little active speech in each)")
     file_llr = float(det.llr(float(np.mean(ws.raw[mask]))))
     unbounded = float(det.llr(float(np.mean(ws.raw[mask])), bounded=False))
     t_low, t_high = _thresholds(det)
@@ -208,9 +220,43 @@ def model_summary(det: Detector) -> dict[str, Any]:
     }
 
 
+def measured_fusion(detectors: Sequence[Detector]) -> dict[str, Any] | None:
+    """Validation figures of the mean-LLR fusion of exactly these models, if a model's details record them.
+
+    A model's details may hold ``fusion_validation``: a list of ``{"models": [ids], "overall": {...},
+    "per_generator": {...}, ...}`` measured on its validation speakers. The entry whose model set
+    equals the ids of ``detectors`` (and whose recorded SHA-256s match the loaded weights) is
+    returned, else None.
+    """
+    ids = {d.entry.id: d.entry.sha256 for d in detectors}
+    for d in detectors:
+        for rec in d.entry.details.get("fusion_validation") or []:
+            if not isinstance(rec, Mapping) or set(rec.get("models", [])) != set(ids):
+                continue
+            shas = rec.get("sha256") or {}
+            if all(shas.get(i) == sha for i, sha in ids.items()):
+                return dict(rec)
+    return None
+
+
+def _fusion_method(n: int, figures: Mapping[str, Any] | None) -> str:
+    if n < 2:
+        return "single model"
+    if figures is None:
+        return "mean of calibrated LLRs (not validated separately)"
+    ov = figures.get("overall") or {}
+    eer, cllr = ov.get("eer"), ov.get("cllr")
+    what = (f"EER {100 * eer:.1f} %, Cllr {cllr:.3f} bits" if eer is not None and cllr is not None
+            else "figures in the details")
+    return (f"mean of calibrated LLRs (validated on {figures.get('n_speakers', '?')} validation speakers: {what}; "
+            f"{figures.get('note', '')})").replace("; )", ")")
+
+
 def _lane(name: str, centres: np.ndarray, llr: np.ndarray) -> TimeSeries:
-    return TimeSeries(name=name, unit="FakeLikelihood", times_s=centres,
-                      values=np.where(np.isfinite(llr), sigmoid(llr), np.nan))
+    scored = np.isfinite(llr)
+    values = np.full(llr.shape, np.nan)
+    values[scored] = sigmoid(llr[scored])
+    return TimeSeries(name=name, unit="FakeLikelihood", times_s=centres, values=values)
 
 
 @analyzer(id="audio.synthetic_speech", version="1.0.0", media=[MediaKind.AUDIO],
@@ -228,13 +274,21 @@ def synthetic_speech(media: AudioClip, *, params: Mapping[str, Any], progress: P
         raise AnalyzerError(f"the recording is {wave.size / rate:.2f} s long; detectors need at least 0.2 s")
     n = len(ids)
     scores: list[ModelScores] = []
+    not_scored: dict[str, str] = {}
     for k, mid in enumerate(ids):
         progress.report(k / (n + 1), f"scoring with {mid}")
         det = load_detector(mid)
-        scores.append(score_model(det, wave, rate, hop_s=float(params["hop_s"]) or None,
-                                  silence_dbfs=float(params["silence_dbfs"]),
-                                  progress=progress.sub(k / (n + 1), 0.8 / (n + 1))))
+        try:
+            scores.append(score_model(det, wave, rate, hop_s=float(params["hop_s"]) or None,
+                                      silence_dbfs=float(params["silence_dbfs"]),
+                                      progress=progress.sub(k / (n + 1), 0.8 / (n + 1))))
+        except NoScorableWindows as exc:
+            not_scored[mid] = str(exc)
     progress.check()
+    if not scores:
+        raise AnalyzerError("no detector could score the recording: " + "; ".join(not_scored.values()))
+    n = len(scores)
+    fusion_figures = measured_fusion([s.detector for s in scores]) if n > 1 else None
     starts, ends, fused = fuse(scores)
     t_low = min(_thresholds(s.detector)[0] for s in scores)
     t_high = max(_thresholds(s.detector)[1] for s in scores)
@@ -253,6 +307,7 @@ def synthetic_speech(media: AudioClip, *, params: Mapping[str, Any], progress: P
         details={"band": fused_band, "llr": fused_file, "per_model": per_model,
                  "thresholds": {"t_low": t_low, "t_high": t_high},
                  "fusion": "mean of calibrated LLRs" if n > 1 else "single model",
+                 "fusion_validation": fusion_figures, "not_scored": not_scored,
                  "scored_windows": int(np.isfinite(fused).sum()), "windows": int(fused.size),
                  "segments_supporting_synthetic": [[a, b] for a, b, _ in strong]},
         series=lanes,
@@ -286,20 +341,22 @@ def synthetic_speech(media: AudioClip, *, params: Mapping[str, Any], progress: P
                                                     name=f"{s.detector.entry.id} explanation")
                 maps.append(tf_map)
                 at_peak[s.detector.entry.id]["method"] = method
+                at_peak[s.detector.entry.id]["map_unit"] = tf_map.unit
         findings.append(Finding(
             label=f"Suspicious segment {a:.2f}-{b:.2f} s (peak LLR {fused[peak]:+.2f})",
             fake_likelihood=float(sigmoid(fused[peak])), start_s=a, end_s=min(b, wave.size / rate),
             details={"peak_llr": float(fused[peak]), "peak_window_start_s": float(starts[peak]),
                      "per_model_peak": at_peak,
-                     "explanation": "integrated gradients (LFCC-LCNN) / graph-attention weights "
-                                    "(AASIST) of the peak window" if params["explain"] else "not computed"},
+                     "explanation": "; ".join(f"{m}: {p['method']}" for m, p in at_peak.items() if "method" in p)
+                     if params["explain"] else "not computed"},
             maps=tuple(maps),
         ))
     progress.report(1.0, "done")
     summary = {
         "models": [model_summary(s.detector) for s in scores],
-        "fusion": {"method": "mean of calibrated LLRs (not validated separately)" if n > 1 else "single model",
-                   "bands": {"t_low": t_low, "t_high": t_high}},
+        "fusion": {"method": _fusion_method(n, fusion_figures),
+                   "bands": {"t_low": t_low, "t_high": t_high}, "validation": fusion_figures},
+        "not_scored": not_scored,
         "device": scores[0].detector.device,
         "hop_s": {s.detector.entry.id: float(params["hop_s"]) or s.detector.hop_s for s in scores},
     }

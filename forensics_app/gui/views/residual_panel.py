@@ -33,7 +33,11 @@ LEVEL_PERCENTILES = (1.0, 99.0)
 
 def is_residual(layer: MapLayer) -> bool:
     """Whether a map is a self-resynthesis residual map (name prefix and unit dB)."""
-    return layer.tf_map.name.startswith(RESIDUAL_PREFIX) and layer.tf_map.unit == RESIDUAL_UNIT
+    name = layer.tf_map.name
+    rest = name[len(RESIDUAL_PREFIX):]
+    # "resynthesis-residual-<round trip>"; not the residual detector's "<model id> explanation" maps
+    return (name.startswith(RESIDUAL_PREFIX) and bool(rest) and all(c.isalnum() or c in "_." for c in rest)
+            and layer.tf_map.unit == RESIDUAL_UNIT)
 
 
 def residual_levels(values: np.ndarray) -> tuple[tuple[float, float], bool]:
