@@ -98,9 +98,10 @@ def test_44k_stereo_file_gives_one_finding_per_vocoder_with_map_and_lanes(speech
     sf.write(path, np.stack([0.8 * x44, 0.4 * x44], axis=1), 44100, subtype="PCM_16")
     res = analyse(path, vocoders="all" if WEIGHTS.is_file() else "classical")
     ids = list(rt.ORDER) if WEIGHTS.is_file() else ["world", "griffinlim", "lpc"]
-    assert [f.label for f in res.findings] == [f"Self-resynthesis residual ({i})" for i in ids]
+    residual = [f for f in res.findings if not f.label.startswith("Residual detector")]
+    assert [f.label for f in residual] == [f"Self-resynthesis residual ({i})" for i in ids]
     duration = len(x) / RATE
-    for f, vid in zip(res.findings, ids, strict=True):
+    for f, vid in zip(residual, ids, strict=True):
         assert f.fake_likelihood is None
         (m,) = f.maps
         assert m.name == f"resynthesis-residual-{vid}" and m.unit == "dB"
@@ -121,7 +122,7 @@ def test_44k_stereo_file_gives_one_finding_per_vocoder_with_map_and_lanes(speech
     assert set(s["timings_s"]) == set(ids) and set(s["medians"]) == set(ids) and s["explanation"]
     mono16 = run_on(x, RATE, vocoders="world")  # the same content at 16 kHz mono measures alike
     assert mono16.findings[0].details["median_lsd_db"] == pytest.approx(
-        res.findings[0].details["median_lsd_db"], abs=0.75)
+        residual[0].details["median_lsd_db"], abs=0.75)
 
 
 def test_one_vocoder_can_be_chosen_and_unknown_ones_are_refused(speech):

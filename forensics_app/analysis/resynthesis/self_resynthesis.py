@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from forensics_app.analysis.registry import Param, analyzer
+from forensics_app.analysis.resynthesis.residual_verdict import residual_verdicts
 from forensics_app.domain.errors import AnalyzerError, Cancelled, ForensicsError
 from forensics_app.domain.jobs import Progress
 from forensics_app.domain.media import AudioClip, MediaKind
@@ -49,6 +50,8 @@ PARAMS = [
           choices=VOCODER_CHOICES),
     Param("chunk_s", ft.CHUNK_S, "Length of the chunks processed at a time (s)", 5.0, 300.0),
     Param("column_s", 0.05, "Time resolution of the residual map and lanes (s)", 0.01, 10.0),
+    Param("detector", True, "State the calibrated verdict of the installed residual detector(s) (needs all "
+                            "four vocoders)"),
 ]
 
 EXPLANATION = (
@@ -187,13 +190,16 @@ def self_resynthesis(media: AudioClip, *, params: Mapping[str, Any], progress: P
     for i, track in enumerate(rset.tracks.values()):
         progress.report(0.9 + 0.1 * i / len(rset.tracks), f"maps of {track.round_trip}")
         findings.append(_finding(track, column_frames=k, duration_s=rset.duration_s))
+    verdicts, models, not_scored = residual_verdicts(rset) if params["detector"] else ([], [], {})
+    findings = verdicts + findings
     progress.report(1.0, "done")
     total = sum(t.seconds for t in rset.tracks.values())
     summary = {
         "vocoders": ids, "skipped": skipped,
         "medians": {f.details["round_trip"]: {m: f.details[m] for m in
                                               ("median_lsd_db", "median_mcd_db", "median_phase_coherence",
-                                               "median_hnr_change_db")} for f in findings},
+                                               "median_hnr_change_db")} for f in findings
+                    if "round_trip" in f.details},
         "timings_s": {t.round_trip: round(t.seconds, 3) for t in rset.tracks.values()},
         "x_real_time": {t.round_trip: round(rset.duration_s / t.seconds, 2) if t.seconds > 0 else None
                         for t in rset.tracks.values()},
@@ -206,5 +212,6 @@ def self_resynthesis(media: AudioClip, *, params: Mapping[str, Any], progress: P
                   "silence_db_below_speech_level": rs.SILENCE_DB},
         "column_s": k * frame_s,
         "explanation": EXPLANATION,
+        "models": models, "detector_not_scored": not_scored,
     }
     return AnalysisResult(findings=tuple(findings), summary=summary)
