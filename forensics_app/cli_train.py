@@ -8,6 +8,7 @@ does what is missing::
     forensics-app train detector --data DIR --model aasist
     forensics-app train detector --data DIR --model residual  # self-resynthesis residual detector
     forensics-app train calibrate-imported --data DIR --model aasist-official
+    forensics-app train fusion --data DIR --models lfcc-lcnn-v1,resynthesis-residual-v1  # fitted fusion
 
 ``--data`` is a folder of bona fide speech (``speaker-chapter-utt.flac``, e.g. LibriSpeech).
 Weights, details and cards are written to the repository's ``models/`` folder (``--models-dir``
@@ -206,9 +207,30 @@ def cmd_train_calibrate_imported(args: argparse.Namespace, emit: Callable[[argpa
     return 0
 
 
+def cmd_train_fusion(args: argparse.Namespace, emit: Callable[[argparse.Namespace, Any, Callable[[], str]], None]) -> int:
+    """``train fusion --models ID,ID``: fit the linear fusion on the calibration speakers, validate, write."""
+    from forensics_app.detectors.fusion import write_fusion
+    from forensics_app.training.fusion_fit import attach_to_cards, develop_fusion
+
+    _threads(args)
+    manifest = Path(args.dataset) if args.dataset else ensure_dataset(args)
+    crop = RESIDUAL_PRESETS["residual"].crop_s
+    cache = Path(args.cache) if args.cache else manifest.parent / f"residual-features-crop{crop:g}s.npz"
+    ids = [m.strip() for m in args.models.split(",") if m.strip()]
+    fusion = develop_fusion(manifest=manifest, cache=cache, model_ids=ids, max_error=args.max_error,
+                            progress=_progress("fusion"), log=_log)
+    path = _models_dir(args) / "fusions.json"
+    write_fusion(fusion, path)
+    cards = attach_to_cards(fusion, models_dir=_models_dir(args))
+    _log(f"fitted fusion written to {path}; details and cards updated: {', '.join(cards) or 'none'}")
+    emit(args, fusion.as_dict(), lambda: fusion.describe() + "\n" + json.dumps(
+        {k: v["overall"] for k, v in fusion.validation["systems"].items()}, indent=2))
+    return 0
+
+
 def register(sub: Any, *, common: argparse.ArgumentParser,
              emit: Callable[[argparse.Namespace, Any, Callable[[], str]], None]) -> None:
-    """Add ``train vocoder|detector|calibrate-imported`` to the CLI."""
+    """Add ``train vocoder|detector|calibrate-imported|fusion`` to the CLI."""
     t = sub.add_parser("train", help="generate training data, train the vocoder and the detectors")
     tsub = t.add_subparsers(dest="train_command", required=True)
     shared = argparse.ArgumentParser(add_help=False)
@@ -242,3 +264,12 @@ def register(sub: Any, *, common: argparse.ArgumentParser,
     c.add_argument("--max-speakers", type=int, help="score at most this many speakers per split "
                    "(third-party nets can be slow on a CPU)")
     c.set_defaults(func=lambda a: cmd_train_calibrate_imported(a, emit))
+    c = tsub.add_parser("fusion", help="fit a linear fusion of calibrated detectors on the calibration speakers "
+                        "and validate it", parents=[common, shared, data])
+    c.add_argument("--models", required=True, help="comma-separated detector ids, e.g. "
+                   "lfcc-lcnn-v1,resynthesis-residual-v1")
+    c.add_argument("--cache", help="residual feature cache .npz whose crops every model is scored on "
+                   "(default: next to the data set manifest)")
+    c.add_argument("--max-error", type=float, default=0.01, help="target wrong-verdict share per class of the "
+                   "fused bands")
+    c.set_defaults(func=lambda a: cmd_train_fusion(a, emit))

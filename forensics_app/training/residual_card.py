@@ -45,18 +45,29 @@ def fusion_summary(fusion: Mapping[str, Any]) -> str:
     if better or worse:
         per_gen = (f" Per generator, the fused EER is lower on {', '.join(better) or 'none'} and higher on "
                    f"{', '.join(worse) or 'none'}.")
-    return (f"Fused with {base} as the analyzer fuses (mean of calibrated LLRs), it "
+    text = (f"Fused with {base} by the mean of calibrated LLRs, it "
             f"{change(b['eer'], f['eer'], 'validation EER', _pct)} and "
             f"{change(b['cllr'], f['cllr'], 'Cllr', lambda v: _num(v) + ' bits')} "
             f"(min Cllr {_num(b['min_cllr'])} alone, {_num(f['min_cllr'])} fused).{per_gen}")
+    fitted = fusion.get("fitted")
+    if fitted:
+        g = fitted["figures"]["overall"]
+        weights = ", ".join(f"{m} {_num(w)}" for m, w in fitted["weights"].items())
+        text += (f" With weights fitted on the calibration speakers ({weights}, offset {_num(fitted['bias'])}; "
+                 f"used by the analyzer) it {change(b['eer'], g['eer'], 'validation EER', _pct)} and "
+                 f"{change(b['cllr'], g['cllr'], 'Cllr', lambda v: _num(v) + ' bits')} (min Cllr "
+                 f"{_num(g['min_cllr'])}).")
+    return text
 
 
 def _fusion_section(d: Mapping[str, Any]) -> list[str]:
     lines = ["## What it adds to the fused verdict", ""]
     for f in d.get("fusion_validation") or []:
-        systems = f["systems"]
-        names = [*f["models"], "fused"]
-        label = {n: ("fused (mean LLR)" if n == "fused" else n) for n in names}
+        fitted = f.get("fitted")
+        systems = {**f["systems"], **({"fitted": fitted["figures"]} if fitted else {})}
+        unbounded = {**f["unbounded"], **({"fitted": fitted["unbounded"]} if fitted else {})}
+        names = [*f["models"], "fused", *(["fitted"] if fitted else [])]
+        label = {n: {"fused": "fused (mean LLR)", "fitted": "fused (fitted)"}.get(n, n) for n in names}
         gens = list(systems["fused"]["per_generator"])
         rows = [["all", *(_pct(systems[n]["overall"]["eer"]) for n in names),
                  *(_num(systems[n]["overall"]["cllr"]) for n in names)]]
@@ -69,18 +80,28 @@ def _fusion_section(d: Mapping[str, Any]) -> list[str]:
             f"Measured on the {f['n_speakers']} validation speakers ({ov['n_bonafide']} bona fide and "
             f"{ov['n_spoof']} spoofed recordings): {f['audio']}. Each model's file LLR is computed as the "
             "synthetic-speech analyzer computes it, and the fused LLR is the mean of the models' LLRs, as the "
-            "analyzer fuses. Per generator: all validation bona fide recordings against that generator's spoofs. "
+            "analyzer fuses when no fitted fusion exists. Per generator: all validation bona fide recordings against that generator's spoofs. "
             "EER in %, Cllr in bits (lower is better).", "",
             *_table(["generator", *(f"EER {label[n]}" for n in names), *(f"Cllr {label[n]}" for n in names)], rows),
             "min Cllr (discrimination after the best monotone calibration): "
             + ", ".join(f"{label[n]} {_num(systems[n]['overall']['min_cllr'])}" for n in names) + " bits. "
             "Unbounded LLRs (before the validation-supported bounds): EER "
-            + ", ".join(f"{label[n]} {_pct(f['unbounded'][n]['eer'])}" for n in names) + ".", "",
+            + ", ".join(f"{label[n]} {_pct(unbounded[n]['eer'])}" for n in names) + ".", "",
+            *(_fitted_lines(fitted) if fitted else []),
             f"The residual scores behind these figures come from cached window statistics; {c['recordings']} "
             f"recordings were also scored from their audio by the detector itself, with a largest raw-score "
             f"difference of {c['max_raw_difference']:.2g}.", "",
         ]
     return lines
+
+
+def _fitted_lines(fitted: Mapping[str, Any]) -> list[str]:
+    terms = " + ".join(f"{_num(w, '.4f')} x {m}" for m, w in fitted["weights"].items())
+    bands = fitted["bands"]
+    return [f"Fitted fusion (forensics-app train fusion; models/fusions.json): LLR = {terms} "
+            f"{fitted['bias']:+.4f}, fitted on {fitted['fitted_on']}; the analyzer uses it whenever exactly these "
+            f"models scored. Its verdict bands, chosen on the fused calibration LLRs: LLR >= {_num(bands['t_high'])} "
+            f"supports synthetic, LLR <= {_num(bands['t_low'])} supports bona fide.", ""]
 
 
 def _lofo_section(d: Mapping[str, Any]) -> list[str]:

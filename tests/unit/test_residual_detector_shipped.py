@@ -18,6 +18,7 @@ from forensics_app.demo.audio_media import speech_wav
 from forensics_app.detectors import catalog
 from forensics_app.detectors.detector import load_detector
 from forensics_app.detectors.front_ends import front_end_name
+from forensics_app.detectors.fusion import fusion_for, valid_fusions
 from forensics_app.detectors.weights import sha256_file
 from forensics_app.domain.jobs import ProgressToken
 from forensics_app.domain.media import AudioClip
@@ -52,6 +53,24 @@ def test_shipped_residual_detector_is_catalogued_with_its_measured_fusion() -> N
     assert fusion["sha256"][LCNN] == catalog.get_model(LCNN).sha256
     assert set(fusion["systems"]) == {LCNN, RESIDUAL, "fused"}
     assert fusion["consistency"]["max_raw_difference"] < 1e-4
+    assert fusion["fitted"]["weights"].keys() == {LCNN, RESIDUAL}
+
+
+def _shas() -> dict[str, str]:
+    return {m: catalog.get_model(m).sha256 for m in (LCNN, RESIDUAL)}
+
+
+def test_shipped_fitted_fusion_matches_the_shipped_weights_and_was_validated() -> None:
+    fitted = fusion_for([RESIDUAL, LCNN], valid_fusions(_shas()))
+    assert fitted is not None, "models/fusions.json has no current fusion of lfcc-lcnn-v1 + residual"
+    assert all(w >= 0 for w in fitted.weights) and fitted.bands.t_low <= fitted.bands.t_high
+    systems = fitted.validation["systems"]
+    lcnn = catalog.get_model(LCNN).details
+    mean = catalog.get_model(RESIDUAL).details["fusion_validation"][0]["systems"]["fused"]["overall"]
+    assert systems["mean"]["overall"]["cllr"] == pytest.approx(mean["cllr"], abs=1e-9)  # same rows, same scoring
+    assert set(systems["fitted"]["per_generator"]) == {g["generator"] for g in lcnn["validation"]["per_generator"]}
+    # fitted to minimise Cllr, it is at least as well calibrated as the mean on the validation speakers
+    assert systems["fitted"]["overall"]["cllr"] <= systems["mean"]["overall"]["cllr"]
 
 
 @needs_espeak
@@ -80,8 +99,11 @@ def test_synthetic_speech_fuses_the_residual_detector_with_the_others(recording,
     verdict = result.findings[0]
     per_model = verdict.details["per_model"]
     assert set(per_model) >= {LCNN, RESIDUAL} and not verdict.details["not_scored"]
-    assert verdict.details["llr"] == pytest.approx(np.mean(list(per_model.values())), abs=1e-3)
-    assert verdict.details["fusion_validation"]["models"] == [LCNN, RESIDUAL]
+    fitted = fusion_for([LCNN, RESIDUAL], valid_fusions(_shas()))
+    assert fitted is not None and verdict.details["fusion"] == "fitted"
+    assert verdict.details["llr"] == pytest.approx(float(fitted.apply([per_model[m] for m in fitted.models])),
+                                                   abs=1e-3)
+    assert set(verdict.details["fusion_validation"]["systems"]) == {LCNN, RESIDUAL, "mean", "fitted"}
     assert "validated on" in result.summary["fusion"]["method"]
     lane = next(s for s in verdict.series if s.name == RESIDUAL)
     in_gap = (lane.times_s > quiet_from + 1.0) & (lane.times_s < quiet_to - 1.0)

@@ -23,11 +23,18 @@ the posterior at equal priors.
 * File verdict per model: the mean raw score over the scored windows, calibrated, placed in the
   model's three bands (supports synthetic / inconclusive / supports bona fide) whose thresholds and
   error rates were measured on validation speakers.
-* Fused verdict: the mean of the models' calibrated LLRs (averaging, not summing: the models saw
-  the same training data and are not independent evidence), placed in the widest of the models'
-  bands. Where a model's details record a measured fusion of exactly the models that ran (the
-  residual detector's card measures LFCC-LCNN + residual on the validation speakers), those figures
-  are stated with the fusion; otherwise the report says the fusion was not validated separately.
+* Fused verdict: where ``models/fusions.json`` holds a fitted fusion of exactly the models that
+  scored (:mod:`forensics_app.detectors.fusion`: ``sum_i w_i * llr_i + b``, weights >= 0 fitted on
+  the calibration speakers by ``forensics-app train fusion``, validated on the validation speakers,
+  invalidated when a model's weights change), the fused LLR is that fusion, placed in its own bands
+  (chosen on the fused calibration LLRs); per window the fitted fusion is used where all its models
+  scored the window, else the mean of those that did (the weights were fitted on file LLRs and are
+  applied to window LLRs unchanged). Without one, the fused LLR is the mean of
+  the models' calibrated LLRs (averaging, not summing: the models saw the same training data and
+  are not independent evidence), placed in the widest of the models' bands; where a model's
+  details record a measured mean fusion of exactly these models, those figures are stated,
+  otherwise the report says the fusion was not validated separately. The details and summary
+  state the method, the weights and the validation figures.
 * Suspicious segments: runs of windows whose fused LLR is above 0, ranked by their peak; each gets
   an explanation map per model of the window where that model's score peaks (integrated gradients
   for LFCC-LCNN, graph-attention weights for AASIST, the window's residual map in dB for the
@@ -52,6 +59,7 @@ from forensics_app.domain.results import AnalysisResult, Finding, TimeSeries
 
 if TYPE_CHECKING:  # torch is imported only when a detector runs
     from forensics_app.detectors.detector import Detector
+    from forensics_app.detectors.fusion import FittedFusion
 
 BANDS = ("supports synthetic", "inconclusive", "supports bona fide")
 
@@ -161,14 +169,23 @@ def score_model(det: Detector, wave: np.ndarray, rate: int, *, hop_s: float | No
                        band=band_of(file_llr, t_low, t_high), padded=bool(ws.padded))
 
 
-def fuse(scores: Sequence[ModelScores]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Mean calibrated LLR over models on the first model's window grid.
+def fuse(scores: Sequence[ModelScores], fusions: Sequence[FittedFusion] = ()
+         ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Fused calibrated LLR over models on the first model's window grid.
+
+    Each model's window LLRs are interpolated onto the grid; per window, the fitted fusion of
+    exactly the models with an LLR there (from ``fusions``) or else their mean
+    (:func:`forensics_app.detectors.fusion.fuse_llrs`).
 
     Returns
     -------
     starts_s, ends_s, llr : np.ndarray
-        The grid's windows and the fused LLR (NaN where no model scored).
+        Shape (n_windows,): the grid's windows (s) and the fused LLR (NaN where no model scored).
+    method : np.ndarray
+        Shape (n_windows,), str: how each window was fused ("fitted", "mean", "single model", "none").
     """
+    from forensics_app.detectors.fusion import fuse_llrs
+
     base = scores[0]
     grid = base.centres_s
     stack = []
@@ -180,12 +197,8 @@ def fuse(scores: Sequence[ModelScores]) -> tuple[np.ndarray, np.ndarray, np.ndar
         else:
             v = np.where(np.isfinite(base.llr), s.llr[ok][0] if ok.any() else np.nan, np.nan)
         stack.append(v)
-    arr = np.vstack(stack)
-    finite = np.isfinite(arr)
-    count = finite.sum(axis=0)
-    total = np.where(finite, arr, 0.0).sum(axis=0)
-    fused = np.where(count > 0, total / np.maximum(count, 1), np.nan)
-    return base.starts_s, base.ends_s, fused
+    fused, method = fuse_llrs([s.detector.entry.id for s in scores], np.vstack(stack), fusions=fusions)
+    return base.starts_s, base.ends_s, fused, method
 
 
 def segments(starts: np.ndarray, ends: np.ndarray, llr: np.ndarray, *, top: int) -> list[tuple[float, float, int]]:
@@ -239,9 +252,11 @@ def measured_fusion(detectors: Sequence[Detector]) -> dict[str, Any] | None:
     return None
 
 
-def _fusion_method(n: int, figures: Mapping[str, Any] | None) -> str:
+def _fusion_method(n: int, figures: Mapping[str, Any] | None, fitted: FittedFusion | None = None) -> str:
     if n < 2:
         return "single model"
+    if fitted is not None:
+        return fitted.describe()
     if figures is None:
         return "mean of calibrated LLRs (not validated separately)"
     ov = figures.get("overall") or {}
@@ -250,6 +265,23 @@ def _fusion_method(n: int, figures: Mapping[str, Any] | None) -> str:
             else "figures in the details")
     return (f"mean of calibrated LLRs (validated on {figures.get('n_speakers', '?')} validation speakers: {what}; "
             f"{figures.get('note', '')})").replace("; )", ")")
+
+
+def _fitted_fusions(scores: Sequence[ModelScores]) -> tuple[list[FittedFusion], FittedFusion | None]:
+    """The usable fitted fusions (weights unchanged since fitting) and the one of exactly the scored models."""
+    from forensics_app.detectors.fusion import fusion_for, valid_fusions
+
+    if len(scores) < 2:
+        return [], None
+    fusions = valid_fusions({s.detector.entry.id: s.detector.entry.sha256 for s in scores})
+    return fusions, fusion_for([s.detector.entry.id for s in scores], fusions)
+
+
+def _weights(fitted: FittedFusion | None) -> dict[str, Any] | None:
+    if fitted is None:
+        return None
+    return {"weights": dict(zip(fitted.models, fitted.weights, strict=True)), "bias": fitted.bias,
+            "llr_bounds": list(fitted.llr_bounds), "fitted_on": fitted.fitted_on}
 
 
 def _lane(name: str, centres: np.ndarray, llr: np.ndarray) -> TimeSeries:
@@ -288,12 +320,20 @@ def synthetic_speech(media: AudioClip, *, params: Mapping[str, Any], progress: P
     if not scores:
         raise AnalyzerError("no detector could score the recording: " + "; ".join(not_scored.values()))
     n = len(scores)
-    fusion_figures = measured_fusion([s.detector for s in scores]) if n > 1 else None
-    starts, ends, fused = fuse(scores)
-    t_low = min(_thresholds(s.detector)[0] for s in scores)
-    t_high = max(_thresholds(s.detector)[1] for s in scores)
-    fused_file = float(np.mean([s.file_llr for s in scores]))
+    fusions, fitted = _fitted_fusions(scores)
+    fusion_figures = (fitted.validation if fitted is not None
+                      else measured_fusion([s.detector for s in scores]) if n > 1 else None)
+    starts, ends, fused, window_method = fuse(scores, fusions)
+    if fitted is not None:
+        t_low, t_high = float(fitted.bands.t_low), float(fitted.bands.t_high)
+    else:
+        t_low = min(_thresholds(s.detector)[0] for s in scores)
+        t_high = max(_thresholds(s.detector)[1] for s in scores)
+    file_llrs = {s.detector.entry.id: s.file_llr for s in scores}
+    fused_file = (float(fitted.apply([file_llrs[m] for m in fitted.models])) if fitted is not None
+                  else float(np.mean(list(file_llrs.values()))))
     fused_band = band_of(fused_file, t_low, t_high)
+    fusion_method = _fusion_method(n, fusion_figures, fitted)
     centres = 0.5 * (starts + ends)
     lanes = tuple(_lane(s.detector.entry.id, s.centres_s, s.llr) for s in scores)
     lanes += (_lane("fused", centres, fused),) if n > 1 else ()
@@ -306,8 +346,12 @@ def synthetic_speech(media: AudioClip, *, params: Mapping[str, Any], progress: P
         fake_likelihood=float(sigmoid(fused_file)),
         details={"band": fused_band, "llr": fused_file, "per_model": per_model,
                  "thresholds": {"t_low": t_low, "t_high": t_high},
-                 "fusion": "mean of calibrated LLRs" if n > 1 else "single model",
+                 "fusion": ("fitted" if fitted is not None else "mean of calibrated LLRs") if n > 1
+                 else "single model",
+                 "fusion_method": fusion_method, "fusion_weights": _weights(fitted),
                  "fusion_validation": fusion_figures, "not_scored": not_scored,
+                 "windows_fused": {str(k): int(v) for k, v in zip(*np.unique(window_method, return_counts=True),
+                                                                  strict=True)},
                  "scored_windows": int(np.isfinite(fused).sum()), "windows": int(fused.size),
                  "segments_supporting_synthetic": [[a, b] for a, b, _ in strong]},
         series=lanes,
@@ -354,8 +398,9 @@ def synthetic_speech(media: AudioClip, *, params: Mapping[str, Any], progress: P
     progress.report(1.0, "done")
     summary = {
         "models": [model_summary(s.detector) for s in scores],
-        "fusion": {"method": _fusion_method(n, fusion_figures),
-                   "bands": {"t_low": t_low, "t_high": t_high}, "validation": fusion_figures},
+        "fusion": {"method": fusion_method,
+                   "bands": fitted.bands.as_dict() if fitted is not None else {"t_low": t_low, "t_high": t_high},
+                   "weights": _weights(fitted), "validation": fusion_figures},
         "not_scored": not_scored,
         "device": scores[0].detector.device,
         "hop_s": {s.detector.entry.id: float(params["hop_s"]) or s.detector.hop_s for s in scores},
