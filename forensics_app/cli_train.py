@@ -190,6 +190,9 @@ def cmd_train_residual(args: argparse.Namespace, emit: Callable[[argparse.Namesp
         fuse_with=preset.fuse_with, crop_s=preset.crop_s, window_s=preset.window_s, hop_s=preset.hop_s,
         max_train_utterances=args.max_train_utterances or preset.max_train_utterances, seed=args.seed,
         workers=args.workers, progress=_progress(args.model), log=_log)
+    if preset.fuse_with:  # a retrained model changes its hash: refit the shipped fusion with it
+        _fit_fusion(args, manifest=manifest, cache=cache, model_ids=[*preset.fuse_with, args.id or preset.model_id],
+                    max_error=0.01)
     emit(args, details, lambda: json.dumps({"validation": details["validation"]["overall"],
                                             "fusion": details["fusion_validation"][0]["systems"]}, indent=2))
     return 0
@@ -207,22 +210,30 @@ def cmd_train_calibrate_imported(args: argparse.Namespace, emit: Callable[[argpa
     return 0
 
 
-def cmd_train_fusion(args: argparse.Namespace, emit: Callable[[argparse.Namespace, Any, Callable[[], str]], None]) -> int:
-    """``train fusion --models ID,ID``: fit the linear fusion on the calibration speakers, validate, write."""
+def _fit_fusion(args: argparse.Namespace, *, manifest: Path, cache: Path, model_ids: list[str],
+                max_error: float) -> Any:
+    """Fit, validate and write the fusion of ``model_ids``; update the cards; return the FittedFusion."""
     from forensics_app.detectors.fusion import write_fusion
     from forensics_app.training.fusion_fit import attach_to_cards, develop_fusion
+
+    fusion = develop_fusion(manifest=manifest, cache=cache, model_ids=model_ids, max_error=max_error,
+                            progress=_progress("fusion"), log=_log)
+    path = _models_dir(args) / "fusions.json"
+    write_fusion(fusion, path)
+    cards = attach_to_cards(fusion, models_dir=_models_dir(args))
+    _log(f"fitted fusion written to {path}; details and cards updated: {', '.join(cards) or 'none'}")
+    return fusion
+
+
+def cmd_train_fusion(args: argparse.Namespace, emit: Callable[[argparse.Namespace, Any, Callable[[], str]], None]) -> int:
+    """``train fusion --models ID,ID``: fit the linear fusion on the calibration speakers, validate, write."""
 
     _threads(args)
     manifest = Path(args.dataset) if args.dataset else ensure_dataset(args)
     crop = RESIDUAL_PRESETS["residual"].crop_s
     cache = Path(args.cache) if args.cache else manifest.parent / f"residual-features-crop{crop:g}s.npz"
     ids = [m.strip() for m in args.models.split(",") if m.strip()]
-    fusion = develop_fusion(manifest=manifest, cache=cache, model_ids=ids, max_error=args.max_error,
-                            progress=_progress("fusion"), log=_log)
-    path = _models_dir(args) / "fusions.json"
-    write_fusion(fusion, path)
-    cards = attach_to_cards(fusion, models_dir=_models_dir(args))
-    _log(f"fitted fusion written to {path}; details and cards updated: {', '.join(cards) or 'none'}")
+    fusion = _fit_fusion(args, manifest=manifest, cache=cache, model_ids=ids, max_error=args.max_error)
     emit(args, fusion.as_dict(), lambda: fusion.describe() + "\n" + json.dumps(
         {k: v["overall"] for k, v in fusion.validation["systems"].items()}, indent=2))
     return 0

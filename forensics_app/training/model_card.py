@@ -12,21 +12,21 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 
-def _pct(x: Any) -> str:
+def pct(x: Any) -> str:
     return "n/a" if x is None else f"{100 * float(x):.1f} %"
 
 
-def _num(x: Any, fmt: str = ".3f") -> str:
+def num(x: Any, fmt: str = ".3f") -> str:
     return "n/a" if x is None else format(float(x), fmt)
 
 
-def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
+def table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
     out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     out += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return out + [""]
 
 
-def _data_section(d: Mapping[str, Any]) -> list[str]:
+def data_section(d: Mapping[str, Any]) -> list[str]:
     ds = d["dataset"]
     splits = sorted(ds["counts"])
     gens = ["bonafide"] + [g["id"] for g in ds["generators"]]
@@ -38,27 +38,27 @@ def _data_section(d: Mapping[str, Any]) -> list[str]:
         d["training_data"], "",
         f"Data set manifest `{ds['manifest']}`, SHA-256 `{ds['manifest_sha256']}`. Speakers are "
         "disjoint between the splits. Recordings per generator and split:", "",
-        *_table(["generator", "family", *splits], rows),
+        *table(["generator", "family", *splits], rows),
         f"Each item passed through one of {ds['distinct_channels']} channel chains; items per "
         "channel condition (an item counts in every condition of its chain): "
         + ", ".join(f"{k} {v}" for k, v in ds["channels"].items()) + ".", "",
     ]
 
 
-def _validation_section(d: Mapping[str, Any]) -> list[str]:
+def validation_section(d: Mapping[str, Any]) -> list[str]:
     val = d["validation"]
     ov = val["overall"]
     rows = []
     for g in val["per_generator"]:
         p = g["paired"]
         v = g["verdicts"]
-        rows.append([g["generator"], g["family"], p["n_pairs"], _pct(p["eer"]),
-                     _pct(p["pairwise_error"]), _pct(g["eer"]), g["n_spoof"],
-                     _pct(v["supports_synthetic"]), _pct(v["supports_bonafide"])])
-    chans = [[c["channel"], _pct(c["paired"]["eer"]), _pct(c["paired"]["pairwise_error"]),
-              _pct(c["eer"]), c["n_bonafide"], c["n_spoof"]] for c in val["per_channel"]]
+        rows.append([g["generator"], g["family"], p["n_pairs"], pct(p["eer"]),
+                     pct(p["pairwise_error"]), pct(g["eer"]), g["n_spoof"],
+                     pct(v["supports_synthetic"]), pct(v["supports_bonafide"])])
+    chans = [[c["channel"], pct(c["paired"]["eer"]), pct(c["paired"]["pairwise_error"]),
+              pct(c["eer"]), c["n_bonafide"], c["n_spoof"]] for c in val["per_channel"]]
     names = [c["channel"] for c in val["per_channel"]]
-    matrix = [[g["generator"], *(_pct(g["eer_per_channel"].get(ch)) for ch in names)]
+    matrix = [[g["generator"], *(pct(g["eer_per_channel"].get(ch)) for ch in names)]
               for g in val["per_generator"]]
     return [
         "## Validation (held-out speakers)", "",
@@ -71,18 +71,18 @@ def _validation_section(d: Mapping[str, Any]) -> list[str]:
         "EER over these pairs only, and the pairwise error = share of pairs where the spoof does "
         "not score above its source. *Pooled*: all validation bona fide recordings against the "
         "generator's spoofs. Verdict columns: share of the generator's spoofs in each band.", "",
-        *_table(["generator", "family", "pairs", "paired EER", "pairwise error", "pooled EER",
+        *table(["generator", "family", "pairs", "paired EER", "pairwise error", "pooled EER",
                  "spoofs", "supports synthetic", "supports bona fide"], rows),
-        f"Overall: EER {_pct(ov['eer'])}, paired EER {_pct(ov['paired']['eer'])}, pairwise error "
-        f"{_pct(ov['paired']['pairwise_error'])}, Cllr {_num(ov['cllr'])} bits, min Cllr "
-        f"{_num(ov['min_cllr'])} bits.", "",
+        f"Overall: EER {pct(ov['eer'])}, paired EER {pct(ov['paired']['eer'])}, pairwise error "
+        f"{pct(ov['paired']['pairwise_error'])}, Cllr {num(ov['cllr'])} bits, min Cllr "
+        f"{num(ov['min_cllr'])} bits.", "",
         "### Per channel condition", "",
         "'clean' = no channel; 'degraded' = any channel; the other rows hold the items whose "
         "channel chain includes that step (codec, resampling, band limit, noise, reverb, gain).", "",
-        *_table(["condition", "paired EER", "pairwise error", "pooled EER", "bona fide", "spoofs"],
+        *table(["condition", "paired EER", "pairwise error", "pooled EER", "bona fide", "spoofs"],
                 chans),
         "Pooled EER per generator and channel condition:", "",
-        *_table(["generator", *names], matrix),
+        *table(["generator", *names], matrix),
     ]
 
 
@@ -96,46 +96,46 @@ def _lofo_section(d: Mapping[str, Any]) -> list[str]:
         if f.get("skipped"):
             rows.append([f["family"], "", "skipped", "", "", "", f.get("reason", "")])
             continue
-        rows.append([f["family"], ", ".join(f["generators"]), _pct(f["paired"]["eer"]),
-                     _pct(f["paired"]["pairwise_error"]), _pct(f["eer"]),
-                     _pct(f.get("eer_seen_mean")), f"{f['steps']} steps"])
+        rows.append([f["family"], ", ".join(f["generators"]), pct(f["paired"]["eer"]),
+                     pct(f["paired"]["pairwise_error"]), pct(f["eer"]),
+                     pct(f.get("eer_seen_mean")), f"{f['steps']} steps"])
     return head + [
         f"For each generator family, a model was trained for {lofo['minutes']:g} min without that "
         "family and tested on its validation spoofs against all validation bona fide recordings. "
         "'Seen' is the main model's mean pooled EER on the family's generators (it had the family "
         "in training and a longer budget, so the contrast is an upper bound on the loss).", "",
-        *_table(["held-out family", "generators", "paired EER", "pairwise error", "pooled EER",
+        *table(["held-out family", "generators", "paired EER", "pairwise error", "pooled EER",
                  "seen (main model)", "training"], rows),
     ]
 
 
-def _calibration_section(d: Mapping[str, Any]) -> list[str]:
+def calibration_section(d: Mapping[str, Any]) -> list[str]:
     c = d["calibration"]
     b = d["bands"]
     r = b.get("rates") or {}
     return [
         "## Calibration and verdict bands", "",
-        f"`llr = a * raw + b` with a = {_num(c['a'], '.4f')}, b = {_num(c['b'], '.4f')} "
+        f"`llr = a * raw + b` with a = {num(c['a'], '.4f')}, b = {num(c['b'], '.4f')} "
         f"(natural-log likelihood ratio, synthetic vs bona fide; FakeLikelihood = sigmoid(llr)), "
         f"fitted on the {c['fitted_on']} ({c['n_bonafide']} bona fide, {c['n_spoof']} spoofs): "
-        f"Cllr there {_num(c['cllr'])} bits (min {_num(c['min_cllr'])}); on the validation "
-        f"speakers Cllr {_num(d['validation']['overall']['cllr'])} bits.", "",
+        f"Cllr there {num(c['cllr'])} bits (min {num(c['min_cllr'])}); on the validation "
+        f"speakers Cllr {num(d['validation']['overall']['cllr'])} bits.", "",
         f"Bands chosen on the {b.get('chosen_on', 'validation speakers')} for at most "
-        f"{_pct(r.get('max_error'))} wrong verdicts per class: llr >= {_num(b['t_high'])} "
-        f"supports synthetic, llr <= {_num(b['t_low'])} supports bona fide, inconclusive between."
+        f"{pct(r.get('max_error'))} wrong verdicts per class: llr >= {num(b['t_high'])} "
+        f"supports synthetic, llr <= {num(b['t_low'])} supports bona fide, inconclusive between."
         + (" The two thresholds crossed and were set to the EER threshold."
            if r.get("collapsed_to_eer") else ""), "",
-        *_table(["measured on validation", "bona fide", "spoof"], [
-            ["wrong verdict", _pct(r.get("bona_fide_called_synthetic")),
-             _pct(r.get("spoof_called_bona_fide"))],
-            ["inconclusive", _pct(r.get("inconclusive_bona_fide")),
-             _pct(r.get("inconclusive_spoof"))],
+        *table(["measured on validation", "bona fide", "spoof"], [
+            ["wrong verdict", pct(r.get("bona_fide_called_synthetic")),
+             pct(r.get("spoof_called_bona_fide"))],
+            ["inconclusive", pct(r.get("inconclusive_bona_fide")),
+             pct(r.get("inconclusive_spoof"))],
             ["items", r.get("n_bona", "n/a"), r.get("n_spoof", "n/a")],
         ]),
     ]
 
 
-def _throughput_section(d: Mapping[str, Any]) -> list[str]:
+def throughput_section(d: Mapping[str, Any]) -> list[str]:
     t = d["throughput"]
 
     def row(name: str, m: Any) -> list[Any]:
@@ -148,7 +148,7 @@ def _throughput_section(d: Mapping[str, Any]) -> list[str]:
         f"Scoring a {t['cpu']['recording_s']:g} s recording ({t['cpu']['windows']} windows of "
         f"{t['window_s']:g} s every {t['hop_s']:g} s, features included, batch "
         f"{t['cpu']['batch_size']}; best of {t['cpu'].get('runs', 1)} run(s) on the CPU):", "",
-        *_table(["", "device", "speed", "time"], [row("CPU", t["cpu"]), row("GPU", t["gpu"])]),
+        *table(["", "device", "speed", "time"], [row("CPU", t["cpu"]), row("GPU", t["gpu"])]),
     ]
 
 
@@ -164,12 +164,12 @@ def _training_section(d: Mapping[str, Any]) -> list[str]:
         f"batch {tr['batch_size']} (half bona fide, half spoof, random {tr['window_s']:g} s crops, "
         f"gain +-{tr['gain_db']:g} dB), {tr['optimizer']} lr {tr['lr']:g} ({tr['schedule']}), "
         f"weight decay {tr['weight_decay']:g}, seed {tr['seed']}. Final epoch: loss "
-        f"{_num(last.get('loss'))}, training accuracy {_pct(last.get('accuracy'))}.", "",
-        "```json", _json(d["config"]), "```", "",
+        f"{num(last.get('loss'))}, training accuracy {pct(last.get('accuracy'))}.", "",
+        "```json", json_text(d["config"]), "```", "",
     ]
 
 
-def _json(x: Any) -> str:
+def json_text(x: Any) -> str:
     import json
 
     return json.dumps(x, indent=2, sort_keys=True)
@@ -202,11 +202,11 @@ def model_card(details: Mapping[str, Any]) -> str:
         "unmeasured. Corroborate with the other analyses and human listening.", "",
         "### Known failure modes (from the measured figures)", "",
         *[f"- {x}" for x in d["limits"]], "",
-        *_data_section(d),
-        *_validation_section(d),
+        *data_section(d),
+        *validation_section(d),
         *_lofo_section(d),
-        *_calibration_section(d),
-        *_throughput_section(d),
+        *calibration_section(d),
+        *throughput_section(d),
         *_training_section(d),
         "## Licence", "",
         f"{d['licence'][0].upper()}{d['licence'][1:]}. Attribution: LibriSpeech (c) 2014 Vassil "

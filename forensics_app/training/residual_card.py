@@ -13,14 +13,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from forensics_app.training.model_card import (
-    _calibration_section,
-    _data_section,
-    _json,
-    _num,
-    _pct,
-    _table,
-    _throughput_section,
-    _validation_section,
+    calibration_section,
+    data_section,
+    json_text,
+    num,
+    pct,
+    table,
+    throughput_section,
+    validation_section,
 )
 
 
@@ -46,17 +46,17 @@ def fusion_summary(fusion: Mapping[str, Any]) -> str:
         per_gen = (f" Per generator, the fused EER is lower on {', '.join(better) or 'none'} and higher on "
                    f"{', '.join(worse) or 'none'}.")
     text = (f"Fused with {base} by the mean of calibrated LLRs, it "
-            f"{change(b['eer'], f['eer'], 'validation EER', _pct)} and "
-            f"{change(b['cllr'], f['cllr'], 'Cllr', lambda v: _num(v) + ' bits')} "
-            f"(min Cllr {_num(b['min_cllr'])} alone, {_num(f['min_cllr'])} fused).{per_gen}")
+            f"{change(b['eer'], f['eer'], 'validation EER', pct)} and "
+            f"{change(b['cllr'], f['cllr'], 'Cllr', lambda v: num(v) + ' bits')} "
+            f"(min Cllr {num(b['min_cllr'])} alone, {num(f['min_cllr'])} fused).{per_gen}")
     fitted = fusion.get("fitted")
     if fitted:
         g = fitted["figures"]["overall"]
-        weights = ", ".join(f"{m} {_num(w)}" for m, w in fitted["weights"].items())
-        text += (f" With weights fitted on the calibration speakers ({weights}, offset {_num(fitted['bias'])}; "
-                 f"used by the analyzer) it {change(b['eer'], g['eer'], 'validation EER', _pct)} and "
-                 f"{change(b['cllr'], g['cllr'], 'Cllr', lambda v: _num(v) + ' bits')} (min Cllr "
-                 f"{_num(g['min_cllr'])}).")
+        weights = ", ".join(f"{m} {num(w)}" for m, w in fitted["weights"].items())
+        text += (f" With weights fitted on the calibration speakers ({weights}, offset {num(fitted['bias'])}; "
+                 f"used by the analyzer) it {change(b['eer'], g['eer'], 'validation EER', pct)} and "
+                 f"{change(b['cllr'], g['cllr'], 'Cllr', lambda v: num(v) + ' bits')} (min Cllr "
+                 f"{num(g['min_cllr'])}).")
     return text
 
 
@@ -69,10 +69,10 @@ def _fusion_section(d: Mapping[str, Any]) -> list[str]:
         names = [*f["models"], "fused", *(["fitted"] if fitted else [])]
         label = {n: {"fused": "fused (mean LLR)", "fitted": "fused (fitted)"}.get(n, n) for n in names}
         gens = list(systems["fused"]["per_generator"])
-        rows = [["all", *(_pct(systems[n]["overall"]["eer"]) for n in names),
-                 *(_num(systems[n]["overall"]["cllr"]) for n in names)]]
-        rows += [[g, *(_pct(systems[n]["per_generator"][g]["eer"]) for n in names),
-                  *(_num(systems[n]["per_generator"][g]["cllr"]) for n in names)] for g in gens]
+        rows = [["all", *(pct(systems[n]["overall"]["eer"]) for n in names),
+                 *(num(systems[n]["overall"]["cllr"]) for n in names)]]
+        rows += [[g, *(pct(systems[n]["per_generator"][g]["eer"]) for n in names),
+                  *(num(systems[n]["per_generator"][g]["cllr"]) for n in names)] for g in gens]
         ov = systems["fused"]["overall"]
         c = f["consistency"]
         lines += [
@@ -82,11 +82,11 @@ def _fusion_section(d: Mapping[str, Any]) -> list[str]:
             "synthetic-speech analyzer computes it, and the fused LLR is the mean of the models' LLRs, as the "
             "analyzer fuses when no fitted fusion exists. Per generator: all validation bona fide recordings against that generator's spoofs. "
             "EER in %, Cllr in bits (lower is better).", "",
-            *_table(["generator", *(f"EER {label[n]}" for n in names), *(f"Cllr {label[n]}" for n in names)], rows),
+            *table(["generator", *(f"EER {label[n]}" for n in names), *(f"Cllr {label[n]}" for n in names)], rows),
             "min Cllr (discrimination after the best monotone calibration): "
-            + ", ".join(f"{label[n]} {_num(systems[n]['overall']['min_cllr'])}" for n in names) + " bits. "
+            + ", ".join(f"{label[n]} {num(systems[n]['overall']['min_cllr'])}" for n in names) + " bits. "
             "Unbounded LLRs (before the validation-supported bounds): EER "
-            + ", ".join(f"{label[n]} {_pct(unbounded[n]['eer'])}" for n in names) + ".", "",
+            + ", ".join(f"{label[n]} {pct(unbounded[n]['eer'])}" for n in names) + ".", "",
             *(_fitted_lines(fitted) if fitted else []),
             f"The residual scores behind these figures come from cached window statistics; {c['recordings']} "
             f"recordings were also scored from their audio by the detector itself, with a largest raw-score "
@@ -96,24 +96,24 @@ def _fusion_section(d: Mapping[str, Any]) -> list[str]:
 
 
 def _fitted_lines(fitted: Mapping[str, Any]) -> list[str]:
-    terms = " + ".join(f"{_num(w, '.4f')} x {m}" for m, w in fitted["weights"].items())
+    terms = " + ".join(f"{num(w, '.4f')} x {m}" for m, w in fitted["weights"].items())
     bands = fitted["bands"]
     return [f"Fitted fusion (forensics-app train fusion; models/fusions.json): LLR = {terms} "
             f"{fitted['bias']:+.4f}, fitted on {fitted['fitted_on']}; the analyzer uses it whenever exactly these "
-            f"models scored. Its verdict bands, chosen on the fused calibration LLRs: LLR >= {_num(bands['t_high'])} "
-            f"supports synthetic, LLR <= {_num(bands['t_low'])} supports bona fide.", ""]
+            f"models scored. Its verdict bands, chosen on the fused calibration LLRs: LLR >= {num(bands['t_high'])} "
+            f"supports synthetic, LLR <= {num(bands['t_low'])} supports bona fide.", ""]
 
 
 def _lofo_section(d: Mapping[str, Any]) -> list[str]:
-    rows = [[f["family"], ", ".join(f["generators"]), _pct(f["paired"]["eer"]), _pct(f["paired"]["pairwise_error"]),
-             _pct(f["eer"]), _pct(f.get("eer_seen_mean"))] for f in d["lofo"]["families"]]
+    rows = [[f["family"], ", ".join(f["generators"]), pct(f["paired"]["eer"]), pct(f["paired"]["pairwise_error"]),
+             pct(f["eer"]), pct(f.get("eer_seen_mean"))] for f in d["lofo"]["families"]]
     return [
         "## Leave one family out", "",
         "For each generator family, the head was trained again without that family's training spoofs and tested "
         "on its validation spoofs against all validation bona fide recordings. 'Seen' is the shipped model's "
         "pooled EER on the family's generators. The round trips themselves are not retrained: a held-out vocoder "
         "family is still one of the vocoders the features resynthesise with.", "",
-        *_table(["held-out family", "generators", "paired EER", "pairwise error", "pooled EER", "seen (main model)"],
+        *table(["held-out family", "generators", "paired EER", "pairwise error", "pooled EER", "seen (main model)"],
                 rows),
     ]
 
@@ -121,7 +121,7 @@ def _lofo_section(d: Mapping[str, Any]) -> list[str]:
 def _training_section(d: Mapping[str, Any]) -> list[str]:
     tr = d["training"]
     fe = tr["features"]
-    cand = ", ".join(f"hidden {c['hidden']}: min Cllr {_num(c['min_cllr'])}, EER {_pct(c['eer'])}"
+    cand = ", ".join(f"hidden {c['hidden']}: min Cllr {num(c['min_cllr'])}, EER {pct(c['eer'])}"
                      for c in tr["candidates"])
     per_s = fe["worker_seconds"] / fe["audio_s"] if fe["audio_s"] else None
     head = "a linear layer" if tr["hidden"] == 0 else f"{tr['hidden']} tanh units"
@@ -136,7 +136,7 @@ def _training_section(d: Mapping[str, Any]) -> list[str]:
         f"{d['resynthesis']['min_active_frames']} active frames have no statistics and no score.", "",
         f"Features were extracted for the centred {fe['crop_s']:g} s of {fe['files']} recordings "
         f"({fe['audio_s']:g} s of audio) in {fe['worker_seconds']:g} s of worker time "
-        f"({_num(per_s, '.2f')} s per second of audio, worker processes sharing a busy 2-core CPU), windows of "
+        f"({num(per_s, '.2f')} s per second of audio, worker processes sharing a busy 2-core CPU), windows of "
         f"{fe['window_s']:g} s every {fe['hop_s']:g} s. Train split: {tr['train_files']} recordings of "
         f"{tr['train_utterances']} utterances (every generator and channel of each).", "",
         f"Head: standardisation, then {head}; "
@@ -145,7 +145,7 @@ def _training_section(d: Mapping[str, Any]) -> list[str]:
         f"spoofed), seed {tr['seed']}: {tr['train_seconds']:g} s on the CPU. Hidden size chosen by "
         f"{tr['selected_on']} ({cand}).", "",
         f"Score polarity: {d['score_polarity']}.", "",
-        "```json", _json(d["config"]), "```", "",
+        "```json", json_text(d["config"]), "```", "",
     ]
 
 
@@ -177,11 +177,11 @@ def residual_card(details: Mapping[str, Any]) -> str:
         "### Known failure modes (from the measured figures)", "",
         *[f"- {x}" for x in d["limits"]], "",
         *_fusion_section(d),
-        *_data_section(d),
-        *_validation_section(d),
+        *data_section(d),
+        *validation_section(d),
         *_lofo_section(d),
-        *_calibration_section(d),
-        *_throughput_section(d),
+        *calibration_section(d),
+        *throughput_section(d),
         *_training_section(d),
         "## Licence", "",
         f"{d['licence'][0].upper()}{d['licence'][1:]}. Attribution: LibriSpeech (c) 2014 Vassil Panayotov, Guoguo "
