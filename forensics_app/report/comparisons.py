@@ -40,7 +40,7 @@ from forensics_app.report.model_evidence import EvidenceItem, FigureItem, Findin
 from forensics_app.store.case import CaseStore
 
 #: Departure kinds stated by the reference comparison in ``details["kind"]``.
-DEPARTURE_KINDS = ("inserted", "deleted", "replaced")
+DEPARTURE_KINDS = ("inserted", "deleted", "replaced", "pause_lengthened", "pause_shortened")
 SPEAKER_SERIES = "speaker-similarity"
 _VOCODER_IN_LABEL = re.compile(r"\(([^()]+)\)\s*$")
 

@@ -52,6 +52,8 @@ def test_demo_builds_analyses_reports_and_reuses(tmp_path: Path, monkeypatch: py
     assert replaced["evidence_id"] == ids["press_briefing_leaked.mp3"]
     assert abs(replaced["start_s"] - planted.replaced_questioned_s[0]) < 0.1
     assert abs(replaced["details"]["reference_start_s"] - planted.replaced_reference_s[0]) < 0.1
+    [pause] = [f for f in findings if f["details"].get("kind") == "pause_lengthened"]  # the 1.5 s added
+    assert abs(pause["details"]["change_s"] - 1.5) < 0.1 and pause["start_s"] <= planted.inserted_pause_s[0] + 0.05
     # The voicemail read against its transcript: every word placed, in order.
     [overview] = [f for f in findings if f["label"] == "Transcript alignment"]
     assert overview["evidence_id"] == ids["voicemail_0412.wav"] and len(overview["details"]["words"]) == 16

@@ -15,6 +15,9 @@ Findings, in this order:
   ``speaker-similarity`` (cosine); details with the slope, coverage and shared material;
 * one "Inserted span" / "Deleted span" / "Replaced span" per departure, with its times in both
   recordings;
+* one "Pause lengthened" / "Pause shortened" per pause whose length differs by at least
+  ``min_pause_change_s`` between the two (silence inserted or cut out: pauses stretch freely in
+  the alignment, so they are never departures), with its times in both recordings;
 * one "Speaker differs from reference" per run of questioned speech whose voice is not the
   reference's (also when the content is not shared: a same-speaker reference).
 
@@ -41,6 +44,7 @@ if TYPE_CHECKING:  # numba, librosa and torch load only when a comparison runs
     from forensics_app.alignment.departures import Departure
     from forensics_app.alignment.frontend import Features, Prepared
     from forensics_app.alignment.matrix import DisplayMatrix
+    from forensics_app.alignment.pauses import PauseChange
     from forensics_app.alignment.speaker_similarity import SpeakerChange, SpeakerLane
     from forensics_app.alignment.spectral_difference import SpectralDifference
 
@@ -50,6 +54,7 @@ PARAMS = [
     Param("min_span_s", 0.12, "Shortest departure reported (s of speech)", 0.03, 10.0),
     Param("speaker", True, "Compare the voices with the GE2E speaker encoder (Resemblyzer's weights)"),
     Param("segment_s", 0.25, "Segment length of the spectral-difference and mismatch lanes (s)", 0.05, 5.0),
+    Param("min_pause_change_s", 0.5, "Smallest change of a pause's length reported (s)", 0.05, 60.0),
 ]
 
 LABELS = {"inserted": "Inserted span", "deleted": "Deleted span", "replaced": "Replaced span"}
@@ -204,6 +209,33 @@ def _departure_finding(d: Departure, threshold: float) -> Finding:
                  "threshold": round(threshold, 3), "explanation": _departure_text(d)})
 
 
+def _pauses(c: Comparison, cparams: Any, min_change_s: float) -> list[PauseChange]:
+    """Pauses lengthened or shortened outside the departures (:mod:`forensics_app.alignment.pauses`)."""
+    from forensics_app.alignment import departures as dep
+    from forensics_app.alignment.compare import HOP_S
+    from forensics_app.alignment.pauses import pause_changes
+
+    aq, ar = c.questioned_features.active, c.reference_features.active
+    dparams = replace(cparams.departures, threshold=c.threshold)
+    unmatched, _ = dep.unmatched_steps(c.path, aq, ar, hop_s=HOP_S, params=dparams)
+    return pause_changes(c.path, aq, ar, hop_s=HOP_S, unmatched=unmatched, min_change_s=min_change_s)
+
+
+def _pause_finding(p: PauseChange) -> Finding:
+    longer = p.change_s > 0
+    text = (f"The pause from {p.start_s:.2f} s to {p.end_s:.2f} s holds {p.questioned_s:.2f} s of silence; the "
+            f"same pause in the reference ({p.reference_start_s:.2f} s to {p.reference_end_s:.2f} s) holds "
+            f"{p.reference_s:.2f} s: {abs(p.change_s):.2f} s of silence {'inserted' if longer else 'cut out'} "
+            "(or a pause that a new reading made longer or shorter, when the two are not copies of one event).")
+    return Finding(
+        label=f"Pause {'lengthened' if longer else 'shortened'} by {abs(p.change_s):.2f} s", fake_likelihood=None,
+        start_s=round(p.start_s, 4), end_s=round(p.end_s, 4),
+        details={"kind": "pause_lengthened" if longer else "pause_shortened",
+                 "reference_start_s": round(p.reference_start_s, 4), "reference_end_s": round(p.reference_end_s, 4),
+                 "questioned_pause_s": round(p.questioned_s, 3), "reference_pause_s": round(p.reference_s, 3),
+                 "change_s": round(p.change_s, 3), "explanation": text})
+
+
 def _speaker_finding(ch: SpeakerChange, threshold: float | None) -> Finding:
     return Finding(
         label="Speaker differs from reference", fake_likelihood=None, start_s=round(ch.start_s, 4),
@@ -267,9 +299,12 @@ def reference_comparison(media: AudioClip, *, params: Mapping[str, Any], progres
     findings.append(_overview(c, lanes, disp, spec, speaker_info, len(changes),
                               min_span_s=float(params["min_span_s"]), duration_s=media.duration_s))
     findings += [_departure_finding(d, c.threshold) for d in c.departures]
+    pauses = _pauses(c, cparams, float(params["min_pause_change_s"])) if c.enough_shared else []
+    findings += [_pause_finding(p) for p in pauses]
     findings += [_speaker_finding(ch, speaker_info.get("threshold")) for ch in changes]
     figures = _figures(c)
     summary = {"enough_shared": c.enough_shared, "departures": len(c.departures), "speaker_changes": len(changes),
+               "pause_changes": len(pauses),
                "slope": figures["slope"], "coverage": figures["coverage"], "threshold": figures["threshold"],
                "speaker_skipped": speaker_info.get("skipped")}
     return AnalysisResult(findings=tuple(findings), summary=summary)
