@@ -90,6 +90,75 @@ class Calibration:
             raise ValueError(f"calibration must be {{'a': number, 'b': number}}, got {data!r}") from exc
 
 
+def logistic_objective(x: np.ndarray, y: np.ndarray, w: np.ndarray, theta: np.ndarray, *, l2: float,
+                       offset: float = 0.0) -> float:
+    """Weighted logistic loss of ``x @ theta + offset`` plus ``l2 / 2 * |theta[:-1]|^2`` (bias last, not penalised).
+
+    Shapes as in :func:`weighted_logistic_newton`.
+    """
+    t = x @ theta + offset
+    loss = np.where(y == 1.0, np.logaddexp(0.0, -t), np.logaddexp(0.0, t))
+    return float(w @ loss + 0.5 * l2 * float(theta[:-1] @ theta[:-1]))
+
+
+def weighted_logistic_newton(x: np.ndarray, y: np.ndarray, w: np.ndarray, *, l2: float, offset: float = 0.0,
+                             max_iter: int = 100) -> np.ndarray:
+    """Minimise a weighted logistic loss plus ``l2 / 2 * |theta[:-1]|^2`` by Newton's method.
+
+    The linear model is ``t = x @ theta + offset``; the last column of ``x`` is the bias (not
+    penalised). Newton steps are backtracked (halved until the objective does not rise), as they
+    can overshoot on near-separable data. Used by the calibration (one score) and by the fusion
+    of several calibrated LLRs.
+
+    Parameters
+    ----------
+    x : np.ndarray
+        Shape (n, k), float64: features, bias column last.
+    y : np.ndarray
+        Shape (n,), 1.0 for the positive (spoof) class, 0.0 otherwise.
+    w : np.ndarray
+        Shape (n,), per-item weights of the loss (class balance).
+    l2 : float
+        Penalty on all coefficients but the bias.
+    offset : float
+        Added to every linear prediction (a prior log-odds).
+    max_iter : int
+        Newton iterations at most.
+
+    Returns
+    -------
+    np.ndarray
+        Shape (k,): the coefficients, bias last.
+    """
+    k = x.shape[1]
+    penalty = np.diag([l2] * (k - 1) + [0.0])
+
+    def objective(theta: np.ndarray) -> float:
+        return logistic_objective(x, y, w, theta, l2=l2, offset=offset)
+
+    theta = np.zeros(k)
+    f = objective(theta)
+    for _ in range(max_iter):
+        p = sigmoid(x @ theta + offset)
+        grad = x.T @ (w * (p - y)) + penalty @ theta
+        hess = (x * (w * p * (1.0 - p))[:, None]).T @ x + penalty + 1e-12 * np.eye(k)
+        step = np.linalg.solve(hess, grad)
+        scale = 1.0
+        while scale > 1e-8:
+            cand = theta - scale * step
+            f_cand = objective(cand)
+            if f_cand <= f:
+                break
+            scale *= 0.5
+        else:
+            break
+        converged = np.max(np.abs(cand - theta)) < 1e-10
+        theta, f = cand, f_cand
+        if converged:
+            break
+    return theta
+
+
 def fit_calibration(raw_bona: ArrayLike, raw_spoof: ArrayLike, *, prior: float = 0.5,
                     l2: float = DEFAULT_L2, max_iter: int = 100) -> Calibration:
     """Fit ``llr = a * raw + b`` by prior-weighted logistic regression.
@@ -132,33 +201,7 @@ def fit_calibration(raw_bona: ArrayLike, raw_spoof: ArrayLike, *, prior: float =
                         np.full(s_raw.size, prior / s_raw.size)])
     offset = float(np.log(prior / (1.0 - prior)))
     X = np.stack([z, np.ones_like(z)], axis=1)
-    penalty = np.diag([l2, 0.0])
-
-    def objective(theta: np.ndarray) -> float:
-        t = X @ theta + offset
-        loss = np.where(y == 1.0, np.logaddexp(0.0, -t), np.logaddexp(0.0, t))
-        return float(w @ loss + 0.5 * l2 * theta[0] ** 2)
-
-    theta = np.zeros(2)
-    f = objective(theta)
-    for _ in range(max_iter):
-        p = sigmoid(X @ theta + offset)
-        grad = X.T @ (w * (p - y)) + penalty @ theta
-        hess = (X * (w * p * (1.0 - p))[:, None]).T @ X + penalty + 1e-12 * np.eye(2)
-        step = np.linalg.solve(hess, grad)
-        scale = 1.0
-        while scale > 1e-8:  # backtracking: Newton steps can overshoot on near-separable data
-            cand = theta - scale * step
-            f_cand = objective(cand)
-            if f_cand <= f:
-                break
-            scale *= 0.5
-        else:
-            break
-        converged = np.max(np.abs(cand - theta)) < 1e-10
-        theta, f = cand, f_cand
-        if converged:
-            break
+    theta = weighted_logistic_newton(X, y, w, l2=l2, offset=offset, max_iter=max_iter)
     a_z, b_z = float(theta[0]), float(theta[1])
     return Calibration(a=a_z / sd, b=b_z - a_z * mu / sd)
 

@@ -34,7 +34,12 @@ from forensics_app.detectors.detector import load_detector
 from forensics_app.detectors.fusion import FittedFusion, fuse_llrs
 from forensics_app.domain.errors import ForensicsError
 from forensics_app.domain.jobs import Progress
-from forensics_app.training.calibration import Bands, choose_bands, sigmoid
+from forensics_app.training.calibration import (
+    Bands,
+    choose_bands,
+    logistic_objective,
+    weighted_logistic_newton,
+)
 from forensics_app.training.dataset import read_manifest
 from forensics_app.training.residual_features_cache import (
     FORMAT,
@@ -52,37 +57,9 @@ RESIDUAL_ARCHITECTURES = ("residual_mlp",)
 MEAN, FITTED = "mean", "fitted"
 
 
-def _objective_terms(x: np.ndarray, y: np.ndarray, w: np.ndarray, theta: np.ndarray, l2: float) -> float:
-    t = x @ theta
-    loss = np.where(y == 1.0, np.logaddexp(0.0, -t), np.logaddexp(0.0, t))
-    return float(w @ loss + 0.5 * l2 * float(theta[:-1] @ theta[:-1]))
-
-
 def _newton(x: np.ndarray, y: np.ndarray, w: np.ndarray, l2: float, max_iter: int) -> np.ndarray:
-    """Minimise the weighted logistic loss + L2 on all but the last (bias) column; Newton with backtracking."""
-    k = x.shape[1]
-    penalty = np.diag([l2] * (k - 1) + [0.0])
-    theta = np.zeros(k)
-    f = _objective_terms(x, y, w, theta, l2)
-    for _ in range(max_iter):
-        p = sigmoid(x @ theta)
-        grad = x.T @ (w * (p - y)) + penalty @ theta
-        hess = (x * (w * p * (1.0 - p))[:, None]).T @ x + penalty + 1e-12 * np.eye(k)
-        step = np.linalg.solve(hess, grad)
-        scale = 1.0
-        while scale > 1e-8:
-            cand = theta - scale * step
-            f_cand = _objective_terms(x, y, w, cand, l2)
-            if f_cand <= f:
-                break
-            scale *= 0.5
-        else:
-            break
-        done = np.max(np.abs(cand - theta)) < 1e-10
-        theta, f = cand, f_cand
-        if done:
-            break
-    return theta
+    """Minimise the weighted logistic loss + L2 on all but the last (bias) column (the calibration's solver)."""
+    return weighted_logistic_newton(x, y, w, l2=l2, max_iter=max_iter)
 
 
 def fit_fusion(llr_bona: ArrayLike, llr_spoof: ArrayLike, *, l2: float = FUSION_L2, nonnegative: bool = True,
@@ -134,7 +111,7 @@ def fit_fusion(llr_bona: ArrayLike, llr_spoof: ArrayLike, *, l2: float = FUSION_
             continue
         weights = np.zeros(m)
         weights[list(cols)] = theta[:-1]
-        f = _objective_terms(np.column_stack([x, np.ones(len(x))]), y, w, np.append(weights, theta[-1]), l2)
+        f = logistic_objective(np.column_stack([x, np.ones(len(x))]), y, w, np.append(weights, theta[-1]), l2=l2)
         if best is None or f < best[0] - 1e-12:
             best = (f, weights, float(theta[-1]))
     assert best is not None  # the empty subset (bias only) is always feasible
