@@ -38,8 +38,8 @@ from numpy.lib.stride_tricks import sliding_window_view
 from scipy.signal import lfilter
 
 from forensics_app.domain.errors import ForensicsError, NotFound
-from forensics_app.training.generators.lpc import LAG_WINDOW_HZ, excitation, levinson
 from forensics_app.training.generators.lpc import _glottal_pulse as glottal_pulse
+from forensics_app.training.generators.lpc import excitation, frame_lpc
 from forensics_app.training.generators.world import (
     extract_f0,
     pyworld,  # imported there with its import warning silenced
@@ -315,15 +315,8 @@ def lpc(wave: np.ndarray, *, device: str | None = None) -> np.ndarray:
     pad = frame
     padded = np.concatenate([np.zeros(pad), emphasised, np.zeros(pad + nfft)])
     starts = np.arange(pad - frame // 2, pad + n, hop)
-    window = np.hanning(frame + 1)[:-1]  # periodic Hann: overlap-adds to 1 at 50 % overlap
-    frames = sliding_window_view(padded, frame)[starts] * window
-    spec = np.fft.rfft(frames, nfft, axis=1)
-    r = np.fft.irfft(spec.real**2 + spec.imag**2, nfft, axis=1)[:, : LPC_ORDER + 1]
-    lag = np.arange(LPC_ORDER + 1)
-    r = r * np.exp(-0.5 * (2 * np.pi * LAG_WINDOW_HZ * lag / RATE) ** 2)
-    r[:, 0] = r[:, 0] * (1.0 + 1e-6) + 1e-12
-    a, err = levinson(r, LPC_ORDER)
-    gain = np.sqrt(np.maximum(err, 0.0) / np.sum(window**2))
+    a, gain = frame_lpc(padded, starts, frame=frame, nfft=nfft, order=LPC_ORDER, rate=RATE)
+    window = np.hanning(frame + 1)[:-1]  # the analysis frames' periodic Hann, for the excitation frames
     exc = excitation(f0, times + pad / RATE, n=len(padded), rate=RATE, rng=np.random.default_rng(LPC_SEED),
                      noise_mix=LPC_NOISE, pulse=glottal_pulse(LPC_PULSE))
     exc_frames = sliding_window_view(exc, frame)[starts] * window

@@ -109,6 +109,40 @@ def _glottal_pulse(length: int) -> np.ndarray:
     return d / np.sqrt(np.sum(d * d))
 
 
+
+def frame_lpc(padded: np.ndarray, starts: np.ndarray, *, frame: int, nfft: int, order: int,
+              rate: int) -> tuple[np.ndarray, np.ndarray]:
+    """LPC of periodic-Hann frames: autocorrelation by FFT, Gaussian lag window, Levinson-Durbin.
+
+    Parameters
+    ----------
+    padded : np.ndarray
+        Shape (n,), the (pre-emphasised, padded) signal.
+    starts : np.ndarray
+        Shape (frames,), int: first sample of each frame.
+    frame, nfft, order : int
+        Frame length and FFT size (samples), prediction order.
+    rate : int
+        Sample rate (Hz) of the lag window.
+
+    Returns
+    -------
+    a : np.ndarray
+        Shape (frames, order + 1): prediction polynomials (a[:, 0] = 1).
+    gain : np.ndarray
+        Shape (frames,): excitation gain per frame.
+    """
+    window = np.hanning(frame + 1)[:-1]  # periodic Hann: overlap-adds to 1 at 50 % overlap
+    frames = sliding_window_view(padded, frame)[starts] * window
+    spec = np.fft.rfft(frames, nfft, axis=1)
+    r = np.fft.irfft(spec.real**2 + spec.imag**2, nfft, axis=1)[:, : order + 1]
+    lag = np.arange(order + 1)
+    r = r * np.exp(-0.5 * (2 * np.pi * LAG_WINDOW_HZ * lag / rate) ** 2)
+    r[:, 0] = r[:, 0] * (1.0 + 1e-6) + 1e-12
+    a, err = levinson(r, order)
+    return a, np.sqrt(np.maximum(err, 0.0) / np.sum(window**2))
+
+
 @generator(
     id="lpc",
     family="vocoder",
@@ -144,16 +178,9 @@ def lpc(wave: np.ndarray, *, rate: int, rng: np.random.Generator, context: Gener
     pad = frame + warm
     padded = np.concatenate([np.zeros(pad), emphasised, np.zeros(pad + frame)])
     starts = np.arange(pad - hop, pad + n, hop)
-    window = np.hanning(frame + 1)[:-1]  # periodic Hann: overlap-adds to 1 at 50 % overlap
-    frames = sliding_window_view(padded, frame)[starts] * window
     nfft = 1 << int(np.ceil(np.log2(2 * frame)))
-    spec = np.fft.rfft(frames, nfft, axis=1)
-    r = np.fft.irfft(spec.real**2 + spec.imag**2, nfft, axis=1)[:, : order + 1]
-    lag = np.arange(order + 1)
-    r = r * np.exp(-0.5 * (2 * np.pi * LAG_WINDOW_HZ * lag / rate) ** 2)
-    r[:, 0] = r[:, 0] * (1.0 + 1e-6) + 1e-12
-    a, err = levinson(r, order)
-    gain = np.sqrt(np.maximum(err, 0.0) / np.sum(window**2))
+    a, gain = frame_lpc(padded, starts, frame=frame, nfft=nfft, order=order, rate=rate)
+    window = np.hanning(frame + 1)[:-1]  # the analysis frames' periodic Hann, for overlap-add
 
     exc = excitation(
         f0, times + pad / rate, n=len(padded), rate=rate, rng=rng, noise_mix=noise_mix, pulse=pulse,
